@@ -1,0 +1,40 @@
+"""API assembly: every app's ninja Router in one NinjaAPI.
+
+/v1/...   the OpenAI- and Anthropic-compatible proxy endpoints (virtual keys)
+/api/...  the management API (feedback, scans, analytics) with its OpenAPI docs
+"""
+
+from __future__ import annotations
+
+from django.http import HttpRequest, HttpResponse
+from ninja import NinjaAPI
+from ninja.errors import HttpError, ValidationError
+
+from proxy.api import router as proxy_router
+from proxy.errors import ProxyError, render_error
+
+api = NinjaAPI(
+    title="LLM Proxy",
+    version="1",
+    description="OpenAI- and Anthropic-compatible gateway, and its management API.",
+    docs_url="/api/docs",
+    openapi_url="/api/openapi.json",
+    urls_namespace="llmproxy",
+)
+api.add_router("/v1", proxy_router)
+
+
+def _format_for(request: HttpRequest) -> str:
+    return "anthropic" if request.path.startswith("/v1/messages") else "openai"
+
+
+@api.exception_handler(ValidationError)
+def on_validation_error(request: HttpRequest, exc: ValidationError) -> HttpResponse:
+    return render_error(_format_for(request), ProxyError(400, "invalid_request", str(exc.errors)))
+
+
+@api.exception_handler(HttpError)
+def on_http_error(request: HttpRequest, exc: HttpError) -> HttpResponse:
+    kinds = {401: "authentication", 403: "permission", 404: "not_found", 429: "rate_limit"}
+    error = ProxyError(exc.status_code, kinds.get(exc.status_code, "invalid_request"), str(exc))
+    return render_error(_format_for(request), error)

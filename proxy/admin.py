@@ -1,0 +1,182 @@
+"""Admin for namespaces, keys, providers, routes and the request log.
+
+The admin edits configuration and calls services; it holds no logic.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django import forms
+from django.contrib import admin, messages
+from django.db.models import QuerySet
+from django.http import HttpRequest
+from django.utils.html import format_html
+
+from proxy.models import (
+    ApiKey,
+    Namespace,
+    Provider,
+    RequestBody,
+    RequestLog,
+    Route,
+    RouteTarget,
+    Session,
+)
+from proxy.services.keys import api_key_create, api_key_revoke, api_key_set_state
+
+
+@admin.register(Namespace)
+class NamespaceAdmin(admin.ModelAdmin):
+    list_display = ("name", "description", "created_at")
+    search_fields = ("name",)
+
+
+@admin.register(ApiKey)
+class ApiKeyAdmin(admin.ModelAdmin):
+    list_display = ("name", "namespace", "prefix", "state", "expires_at", "created_at")
+    list_filter = ("state", "namespace")
+    search_fields = ("name", "prefix", "namespace__name")
+    readonly_fields = ("prefix", "created_at", "revoked_at")
+    fields = ("namespace", "name", "state", "allowed_models", "expires_at", *readonly_fields)
+    actions = ("suspend", "reactivate", "revoke")
+
+    def save_model(self, request: HttpRequest, obj: ApiKey, form: Any, change: bool) -> None:
+        if change:
+            super().save_model(request, obj, form, change)
+            return
+        issued = api_key_create(
+            namespace=obj.namespace,
+            name=obj.name,
+            allowed_models=obj.allowed_models,
+            expires_at=obj.expires_at,
+        )
+        obj.pk, obj.prefix, obj.key_hash = issued.key.pk, issued.key.prefix, issued.key.key_hash
+        obj.created_at = issued.key.created_at
+        messages.warning(
+            request,
+            format_html(
+                "The new key is shown once; copy it now: <code class='llmproxy-new-key'>{}</code>",
+                issued.secret,
+            ),
+        )
+
+    @admin.action(description="Suspend selected keys")
+    def suspend(self, request: HttpRequest, queryset: QuerySet[ApiKey]) -> None:
+        for key in queryset:
+            api_key_set_state(key=key, state=ApiKey.State.SUSPENDED)
+
+    @admin.action(description="Re-activate selected keys")
+    def reactivate(self, request: HttpRequest, queryset: QuerySet[ApiKey]) -> None:
+        for key in queryset.exclude(state=ApiKey.State.REVOKED):
+            api_key_set_state(key=key, state=ApiKey.State.ACTIVE)
+
+    @admin.action(description="Revoke selected keys (final)")
+    def revoke(self, request: HttpRequest, queryset: QuerySet[ApiKey]) -> None:
+        for key in queryset:
+            api_key_revoke(key=key)
+
+
+class ProviderForm(forms.ModelForm):
+    api_key = forms.CharField(
+        required=False,
+        widget=forms.PasswordInput(render_value=False),
+        help_text="Stored encrypted; never shown again. Leave empty to keep the current key.",
+    )
+
+    class Meta:
+        model = Provider
+        fields = (
+            "name",
+            "kind",
+            "base_url",
+            "api_key",
+            "is_default",
+            "enabled",
+            "timeout_seconds",
+            "extra_headers",
+            "model_names",
+        )
+
+
+@admin.register(Provider)
+class ProviderAdmin(admin.ModelAdmin):
+    form = ProviderForm
+    list_display = ("name", "kind", "base_url", "api_key_hint", "is_default", "enabled")
+    list_filter = ("kind", "enabled")
+    readonly_fields = ("api_key_hint", "from_environment")
+
+    def save_model(self, request: HttpRequest, obj: Provider, form: Any, change: bool) -> None:
+        if form.cleaned_data.get("api_key"):
+            obj.set_api_key(form.cleaned_data["api_key"])
+        super().save_model(request, obj, form, change)
+
+
+class RouteTargetInline(admin.TabularInline):
+    model = RouteTarget
+    extra = 1
+
+
+@admin.register(Route)
+class RouteAdmin(admin.ModelAdmin):
+    list_display = ("alias", "namespace", "strategy", "enabled")
+    list_filter = ("strategy", "enabled", "namespace")
+    search_fields = ("alias",)
+    inlines = (RouteTargetInline,)
+
+
+@admin.register(Session)
+class SessionAdmin(admin.ModelAdmin):
+    list_display = ("session_id", "namespace", "request_count", "first_seen", "last_seen")
+    list_filter = ("namespace",)
+    search_fields = ("session_id",)
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+class RequestBodyInline(admin.StackedInline):
+    model = RequestBody
+    can_delete = False
+    readonly_fields = ("request", "response", "response_text", "truncated")
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+@admin.register(RequestLog)
+class RequestLogAdmin(admin.ModelAdmin):
+    list_display = (
+        "created_at",
+        "namespace",
+        "requested_model",
+        "provider",
+        "status_code",
+        "stream",
+        "latency_ms",
+        "overhead_ms",
+        "prompt_tokens",
+        "completion_tokens",
+        "cost_usd",
+    )
+    list_filter = ("status_code", "stream", "api_format", "endpoint", "namespace", "created_at")
+    search_fields = ("id", "requested_model", "resolved_model", "session_id", "error_message")
+    date_hierarchy = "created_at"
+    inlines = (RequestBodyInline,)
+    list_select_related = ("namespace",)
+    show_full_result_count = False
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
+        return [field.name for field in RequestLog._meta.fields]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return request.method in ("GET", "HEAD")
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False

@@ -1,0 +1,69 @@
+"""Start the ASGI server (daphne) and the django-q2 worker together.
+
+Ctrl-C or SIGTERM stops both; each flushes its pending request records first.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from types import FrameType
+
+from django.conf import settings
+from django.core.management import call_command
+from django.core.management.base import BaseCommand, CommandParser
+
+
+class Command(BaseCommand):
+    help = "Run the proxy (daphne) and its background worker (django-q2) together."
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("--host", default=settings.HOST)
+        parser.add_argument("--port", type=int, default=settings.PORT)
+        parser.add_argument("--no-worker", action="store_true", help="Do not start django-q2.")
+
+    def handle(self, *args: object, **options: object) -> None:
+        call_command("sync_providers")
+        host, port = str(options["host"]), int(options["port"])  # type: ignore[call-overload]
+        manage = [sys.executable, os.path.abspath(sys.argv[0])]
+        children = [
+            subprocess.Popen(
+                [
+                    sys.executable,
+                    "-m",
+                    "daphne",
+                    "-b",
+                    host,
+                    "-p",
+                    str(port),
+                    "llmproxy.asgi:application",
+                ]
+            )
+        ]
+        if not options["no_worker"]:
+            children.append(subprocess.Popen([*manage, "qcluster"]))
+        self.stdout.write(f"LLM Proxy on http://{host}:{port}/  (admin: /admin/, API: /v1/)")
+
+        stopping = False
+
+        def stop(signum: int, frame: FrameType | None) -> None:
+            nonlocal stopping
+            stopping = True
+
+        signal.signal(signal.SIGINT, stop)
+        signal.signal(signal.SIGTERM, stop)
+        while not stopping and all(child.poll() is None for child in children):
+            time.sleep(0.2)
+        for child in children:
+            if child.poll() is None:
+                child.send_signal(signal.SIGTERM)
+        deadline = time.monotonic() + 20
+        for child in children:
+            try:
+                child.wait(timeout=max(0.1, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                child.kill()
+        self.stdout.write("Stopped.")

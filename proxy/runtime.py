@@ -1,0 +1,92 @@
+"""The per-process runtime: one database thread, the configuration snapshot,
+the request-log writer and the upstream HTTP clients.
+
+It is created once per process by the `proxy` app config and reached through
+`get_runtime()`; nothing else in the project keeps process state.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, TypeVar
+
+from django.apps import apps
+from django.db import close_old_connections
+
+from proxy.config import ConfigHolder
+from proxy.recorder import LogEntry, Recorder
+from proxy.upstream import UpstreamClients
+
+T = TypeVar("T")
+
+# Unknown keys are remembered briefly so that a flood of bad keys cannot turn
+# into a flood of database queries.
+MISSED_KEY_SECONDS = 5.0
+MISSED_KEY_LIMIT = 10_000
+
+
+class Runtime:
+    def __init__(self) -> None:
+        self._db = ThreadPoolExecutor(max_workers=1, thread_name_prefix="llmproxy-db")
+        self.config = ConfigHolder(self.run_on_db_thread)
+        self.recorder = Recorder()
+        self.upstream = UpstreamClients()
+        self._missed_keys: dict[str, float] = {}
+        self.in_flight = 0
+
+    def request_started(self) -> None:
+        self.in_flight += 1
+
+    def request_ended(self, entry: LogEntry) -> None:
+        """Every request ends here exactly once: its record goes to the log writer."""
+        self.in_flight -= 1
+        self.recorder.record(entry)
+
+    def recently_missed(self, digest: str) -> bool:
+        """Whether this key hash was unknown to the database a moment ago."""
+        seen = self._missed_keys.get(digest)
+        return seen is not None and time.monotonic() - seen < MISSED_KEY_SECONDS
+
+    def invalidate_config(self) -> None:
+        """Configuration changed in this process: reload before the next request."""
+        self._missed_keys.clear()
+        self.config.invalidate()
+
+    def remember_miss(self, digest: str) -> None:
+        if len(self._missed_keys) >= MISSED_KEY_LIMIT:
+            self._missed_keys.clear()
+        self._missed_keys[digest] = time.monotonic()
+
+    async def run_on_db_thread(self, fn: Callable[..., T], *args: Any) -> T:
+        """Run synchronous ORM code on this process's database thread."""
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(
+            self._db, functools.partial(_with_fresh_connection, fn, *args)
+        )
+
+    def shutdown(self) -> None:
+        self.recorder.stop()
+
+
+def _with_fresh_connection(fn: Callable[..., T], *args: Any) -> T:
+    close_old_connections()
+    try:
+        return fn(*args)
+    except Exception:
+        from django.db import connection
+
+        connection.close()
+        raise
+
+
+def get_runtime() -> Runtime:
+    config = apps.get_app_config("proxy")
+    runtime: Runtime | None = getattr(config, "runtime", None)
+    if runtime is None:
+        runtime = Runtime()
+        config.runtime = runtime  # type: ignore[attr-defined]
+    return runtime

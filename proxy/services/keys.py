@@ -1,0 +1,59 @@
+"""Virtual keys: created (the secret shown once), suspended, revoked."""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+from datetime import datetime
+
+from django.db import transaction
+from django.utils import timezone
+
+from proxy.models import KEY_PREFIX, ApiKey, Namespace
+from proxy.services.auth import PREFIX_LENGTH
+
+
+@dataclass(frozen=True)
+class IssuedKey:
+    key: ApiKey
+    secret: str  # shown once, never stored
+
+
+def generate_secret() -> str:
+    return KEY_PREFIX + secrets.token_urlsafe(32)
+
+
+def namespace_get_or_create(*, name: str) -> Namespace:
+    namespace, _ = Namespace.objects.get_or_create(name=name)
+    return namespace
+
+
+@transaction.atomic
+def api_key_create(
+    *,
+    namespace: Namespace,
+    name: str,
+    allowed_models: list[str] | None = None,
+    expires_at: datetime | None = None,
+) -> IssuedKey:
+    secret = generate_secret()
+    key = ApiKey.objects.create(
+        namespace=namespace,
+        name=name,
+        prefix=secret[:PREFIX_LENGTH],
+        key_hash=ApiKey.hash_secret(secret),
+        allowed_models=allowed_models or [],
+        expires_at=expires_at,
+    )
+    return IssuedKey(key=key, secret=secret)
+
+
+def api_key_set_state(*, key: ApiKey, state: str) -> ApiKey:
+    key.state = state
+    key.revoked_at = timezone.now() if state == ApiKey.State.REVOKED else None
+    key.save(update_fields=["state", "revoked_at"])
+    return key
+
+
+def api_key_revoke(*, key: ApiKey) -> ApiKey:
+    return api_key_set_state(key=key, state=ApiKey.State.REVOKED)

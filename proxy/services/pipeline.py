@@ -1,0 +1,116 @@
+"""The request pipeline, top to bottom, in one place.
+
+    intake → authenticate → limits → security → enhance → route → upstream → relay → record
+
+Every stage is a small function that reads and updates the `Call`, and raises a
+`ProxyError` to stop the request; the error is rendered in the caller's own API
+format. Stages marked "(planned)" are where later capabilities plug in; nothing
+runs there yet. The request is recorded exactly once: here, or at the end of a
+relayed stream.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+
+from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
+
+from proxy.call import Call
+from proxy.errors import ProxyError, UpstreamError, render_error
+from proxy.runtime import Runtime, get_runtime
+from proxy.services.auth import authenticate
+from proxy.services.forwarding import forward
+from proxy.services.intake import take_in
+from proxy.services.routing import resolve, visible_models
+
+log = logging.getLogger(__name__)
+
+Response = HttpResponse | StreamingHttpResponse
+
+
+def _client_ip(request: HttpRequest) -> str | None:
+    return request.META.get("REMOTE_ADDR") or None
+
+
+def begin(request: HttpRequest, *, api_format: str, endpoint: str) -> Call:
+    return Call(
+        api_format=api_format,
+        endpoint=endpoint,
+        headers=request.headers,
+        client_ip=_client_ip(request),
+        user_agent=request.headers.get("user-agent", ""),
+    )
+
+
+async def handle(request: HttpRequest, *, api_format: str, endpoint: str) -> Response:
+    runtime = get_runtime()
+    call = begin(request, api_format=api_format, endpoint=endpoint)
+    runtime.request_started()
+    try:
+        take_in(call, request)  # 400, 413
+        snapshot = call.snapshot = await runtime.config.current()
+        await authenticate(call, snapshot, runtime)  # 401, 403
+        # limits (planned): budgets and rate limits, 429
+        # security (planned): input policies block, redact or flag
+        # enhance (planned): pattern match, transformation rules, experiments
+        resolve(call, snapshot)  # 403, 404
+        response = await forward(call, runtime)  # upstream, then relay
+    except ProxyError as error:
+        call.fail(error)
+        response = error_response(call, error)
+    except Exception:
+        log.exception("request %s failed inside the proxy", call.request_id)
+        internal = ProxyError(500, "internal", "The proxy failed to handle this request.")
+        call.fail(internal)
+        response = error_response(call, internal)
+    return finish(call, response, runtime)
+
+
+def error_response(call: Call, error: ProxyError) -> HttpResponse:
+    """The caller's error: an upstream's own 4xx passes through when it speaks the caller's API."""
+    if (
+        isinstance(error, UpstreamError)
+        and error.upstream_status is not None
+        and 400 <= error.upstream_status < 500
+        and getattr(error, "provider_format", None) == call.api_format
+    ):
+        try:
+            json.loads(error.raw_body)
+        except ValueError:
+            pass
+        else:
+            return HttpResponse(
+                error.raw_body, status=error.upstream_status, content_type="application/json"
+            )
+    return render_error(call.api_format, error)
+
+
+def finish(call: Call, response: Response, runtime: Runtime) -> Response:
+    response["x-llmproxy-request-id"] = call.request_id
+    response["x-llmproxy-overhead-ms"] = f"{call.mark_overhead():.3f}"
+    for name, value in call.response_headers.items():
+        response[name] = value
+    if not isinstance(response, StreamingHttpResponse) or call.error is not None:
+        runtime.request_ended(call.to_log_entry())
+    return response
+
+
+async def list_models(request: HttpRequest, *, api_format: str = "openai") -> HttpResponse:
+    runtime = get_runtime()
+    call = begin(request, api_format=api_format, endpoint="models")
+    try:
+        snapshot = await runtime.config.current()
+        key = await authenticate(call, snapshot, runtime)
+    except ProxyError as error:
+        response = render_error(api_format, error)
+        response["x-llmproxy-request-id"] = call.request_id
+        return response
+    names = visible_models(snapshot, key.namespace_id, key.allowed_models)
+    body = {
+        "object": "list",
+        "data": [{"id": n, "object": "model", "created": 0, "owned_by": "llmproxy"} for n in names],
+    }
+    response = HttpResponse(json.dumps(body), content_type="application/json")
+    response["x-llmproxy-request-id"] = call.request_id
+    return response

@@ -1,0 +1,130 @@
+"""Shared fixtures: a fake upstream and the proxy, both real servers on 127.0.0.1."""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+
+from proxy.fake_upstream import FakeUpstream
+
+
+@pytest.fixture(scope="session")
+def fake_upstream_server() -> FakeUpstream:
+    return FakeUpstream().start_in_thread()
+
+
+@pytest.fixture
+def fake_upstream(fake_upstream_server: FakeUpstream) -> Iterator[FakeUpstream]:
+    fake_upstream_server.reset()
+    yield fake_upstream_server
+    fake_upstream_server.reset()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def fast_log_flush() -> None:
+    from django.conf import settings
+
+    settings.LOG_FLUSH_SECONDS = 0.02
+
+
+@pytest.fixture(scope="session")
+def proxy_url(django_db_setup: Any, django_db_blocker: Any) -> Iterator[str]:
+    """The proxy's ASGI app served by uvicorn in a thread (the same app daphne serves)."""
+    import uvicorn
+
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
+    config = uvicorn.Config(
+        "llmproxy.asgi:application", lifespan="off", log_level="warning", access_log=False
+    )
+    server = uvicorn.Server(config)
+    with django_db_blocker.unblock():
+        thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+        thread.start()
+        deadline = time.monotonic() + 10
+        while not server.started and time.monotonic() < deadline:
+            time.sleep(0.01)
+        yield f"http://127.0.0.1:{port}"
+        server.should_exit = True
+        thread.join(5)
+
+
+@dataclass
+class Gateway:
+    """A namespace with a key, and a default provider pointing at the fake upstream."""
+
+    url: str
+    key: str
+    namespace: Any
+    api_key: Any
+    provider: Any
+    fake: FakeUpstream
+
+    @property
+    def v1(self) -> str:
+        return self.url + "/v1"
+
+    def openai(self, **kwargs: Any) -> Any:
+        import openai
+
+        return openai.OpenAI(
+            base_url=self.v1, api_key=kwargs.pop("api_key", self.key), max_retries=0, **kwargs
+        )
+
+    def async_openai(self, **kwargs: Any) -> Any:
+        import openai
+
+        return openai.AsyncOpenAI(
+            base_url=self.v1, api_key=kwargs.pop("api_key", self.key), max_retries=0, **kwargs
+        )
+
+    def logs(self, expected: int = 1, timeout: float = 5.0) -> list[Any]:
+        """The stored request logs, once `expected` of them are there (newest first)."""
+        from proxy.models import RequestLog
+        from proxy.runtime import get_runtime
+
+        deadline = time.monotonic() + timeout
+        while True:
+            get_runtime().recorder.flush(timeout)
+            rows = list(RequestLog.objects.order_by("-created_at"))
+            if len(rows) >= expected or time.monotonic() > deadline:
+                return rows
+            time.sleep(0.02)
+
+
+def make_key(namespace: str = "team-a", name: str = "test", **kwargs: Any) -> tuple[str, Any]:
+    from proxy.services.keys import api_key_create, namespace_get_or_create
+
+    issued = api_key_create(namespace=namespace_get_or_create(name=namespace), name=name, **kwargs)
+    return issued.secret, issued.key
+
+
+@pytest.fixture
+def gateway(
+    transactional_db: Any, proxy_url: str, fake_upstream: FakeUpstream
+) -> Iterator[Gateway]:
+    from proxy.models import Provider
+    from proxy.runtime import get_runtime
+
+    get_runtime().invalidate_config()
+    provider = Provider(
+        name="fake", kind="openai", base_url=fake_upstream.base_url, is_default=True
+    )
+    provider.set_api_key("sk-fake-upstream-secret-0000")
+    provider.save()
+    secret, key = make_key()
+    yield Gateway(proxy_url, secret, key.namespace, key, provider, fake_upstream)
+    runtime = get_runtime()
+    deadline = time.monotonic() + 10
+    while runtime.in_flight and time.monotonic() < deadline:  # streams still relaying
+        time.sleep(0.01)
+    runtime.recorder.flush()
+    get_runtime().invalidate_config()
