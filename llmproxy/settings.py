@@ -184,6 +184,8 @@ OPENROUTER_API_KEY = env.str("OPENROUTER_API_KEY", default="")
 OPENROUTER_BASE_URL = env.str("OPENROUTER_BASE_URL", default="")
 ANTHROPIC_API_KEY = env.str("ANTHROPIC_API_KEY", default="")
 ANTHROPIC_BASE_URL = env.str("ANTHROPIC_BASE_URL", default="")
+# Translation: max_tokens sent to Anthropic models when an OpenAI caller gave none.
+ANTHROPIC_DEFAULT_MAX_TOKENS = env.int("ANTHROPIC_DEFAULT_MAX_TOKENS", default=4096)
 
 # First admin account (`manage.py ensure_admin`, run by `make run`).
 ADMIN_USERNAME = env.str("ADMIN_USERNAME", default="admin")

@@ -8,7 +8,10 @@ An adapter module provides:
 - `StreamScanner`: per-stream state fed one SSE event at a time;
 - `assemble_stream(events) -> dict`: the whole response rebuilt from a stream,
   used off the request path for logging;
-- `list_models_path`, `ENDPOINT_PATHS`.
+- `ENDPOINT_PATHS`; `FORWARDED_HEADERS`: client headers passed on unchanged.
+
+`Usage` follows one convention for every adapter: `prompt_tokens` counts every
+input token, cache reads (`cached_tokens`) and writes (`cache_write_tokens`) included.
 
 Registered by dotted path; the pipeline never branches on a provider's name.
 """
@@ -23,6 +26,7 @@ from typing import Any
 
 ADAPTERS: dict[str, str] = {
     "openai": "proxy.providers.openai_compat",
+    "anthropic": "proxy.providers.anthropic",
 }
 
 

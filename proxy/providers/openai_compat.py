@@ -14,6 +14,8 @@ from proxy.providers.sse import event_json
 
 API_FORMAT = "openai"
 ENDPOINT_PATHS = {"chat": "/chat/completions", "embeddings": "/embeddings"}
+# Client headers passed on unchanged to this kind of upstream.
+FORWARDED_HEADERS: tuple[str, ...] = ()
 
 
 def build_request(

@@ -20,10 +20,17 @@ from django.conf import settings
 from django.http import HttpResponse, StreamingHttpResponse
 
 from proxy.call import Call
-from proxy.errors import ProxyError, UpstreamError, stream_error_event
+from proxy.errors import UpstreamError, stream_error_event
 from proxy.providers import get_adapter
 from proxy.providers.sse import EventSplitter
 from proxy.runtime import Runtime
+from proxy.services.translating import (
+    caller_body,
+    caller_finish_reason,
+    stream_translator,
+    translated,
+    upstream_request,
+)
 from proxy.upstream import transport_error
 
 log = logging.getLogger(__name__)
@@ -37,23 +44,7 @@ async def open_upstream(call: Call, runtime: Runtime) -> tuple[httpx.Response, M
     last_error: UpstreamError | None = None
     for target in call.plan:
         adapter = get_adapter(target.provider.kind)
-        if call.api_format != adapter.API_FORMAT:
-            raise ProxyError(
-                400,
-                "invalid_request",
-                f"Model {call.requested_model!r} is served in the {adapter.API_FORMAT} format, "
-                f"which this endpoint cannot translate to yet.",
-                code="unsupported_translation",
-            )
-        request = adapter.build_request(
-            call.endpoint,
-            call.body,
-            model=target.model,
-            api_key=target.provider.api_key,
-            base_url=target.provider.base_url,
-            extra_headers=target.provider.extra_headers,
-            want_usage=True,
-        )
+        request = upstream_request(call, target, adapter)  # translated when formats differ
         call.target = target
         started = time.perf_counter()
         try:
@@ -120,13 +111,17 @@ async def forward(call: Call, runtime: Runtime) -> HttpResponse | StreamingHttpR
     call.usage = summary.usage
     call.finish_reason = summary.finish_reason
     call.response_body = body
+    if translated(call, adapter):
+        body = call.response_body = caller_body(call, adapter, body)
+        call.finish_reason = caller_finish_reason(call, body)
+        raw = _dumps(body)
     return HttpResponse(raw, status=response.status_code, content_type="application/json")
 
 
 def stream_response(
     call: Call, upstream: httpx.Response, adapter: ModuleType, runtime: Runtime
 ) -> StreamingHttpResponse:
-    call.stream_format = adapter.API_FORMAT
+    call.stream_format = call.api_format  # translated streams are logged as the caller saw them
     call.stream_events = [] if settings.LOG_BODIES != "off" else None
     response = StreamingHttpResponse(
         relay(call, upstream, adapter, runtime), content_type="text/event-stream"
@@ -141,6 +136,7 @@ async def relay(
 ) -> AsyncIterator[bytes]:
     """Relay an upstream SSE stream chunk by chunk; record the request when it ends."""
     scanner = adapter.StreamScanner(drop_usage_chunk=not call.client_wants_usage)
+    translator = stream_translator(call, adapter)  # None: same format, relayed as is
     splitter = EventSplitter()
     events = call.stream_events
     kept_bytes = 0
@@ -153,11 +149,17 @@ async def relay(
                 call.first_byte_at = time.perf_counter()
             out = []
             for event in splitter.feed(chunk):
-                if events is not None and kept_bytes < limit:
+                relayed = scanner.feed(event)
+                if translator is not None:
+                    out.extend(translator.feed(event))
+                elif relayed:
+                    out.append(event)
+                if translator is None and events is not None and kept_bytes < limit:
                     events.append(event)
                     kept_bytes += len(event)
-                if scanner.feed(event):
-                    out.append(event)
+            if translator is not None and events is not None and kept_bytes < limit:
+                events.extend(out)
+                kept_bytes += sum(len(event) for event in out)
             if out:
                 yield b"".join(out)
         if splitter.rest().strip() or not scanner.saw_done:
@@ -184,7 +186,10 @@ async def relay(
         await upstream.aclose()
         call.upstream_seconds += time.perf_counter() - relay_started
         call.usage = scanner.summary.usage
-        call.finish_reason = scanner.summary.finish_reason or (
+        upstream_finish = scanner.summary.finish_reason
+        if translator is not None and upstream_finish:
+            upstream_finish = translator.finish_reason or upstream_finish
+        call.finish_reason = upstream_finish or (
             "" if finished else "client_disconnected" if call.client_disconnected else "error"
         )
         if call.client_disconnected and call.status < 400:

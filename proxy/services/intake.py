@@ -85,9 +85,38 @@ def check_embeddings(body: dict[str, Any]) -> None:
         raise _bad("`input` is required.", "input")
 
 
+def check_anthropic_messages(body: dict[str, Any]) -> None:
+    messages = body.get("messages")
+    if not isinstance(messages, list) or not messages:
+        raise _bad("`messages` is required and must be a non-empty array.", "messages")
+    for index, message in enumerate(messages):
+        if not isinstance(message, dict) or message.get("role") not in ("user", "assistant"):
+            raise _bad(
+                f'`messages[{index}].role` must be "user" or "assistant".',
+                f"messages[{index}]",
+            )
+        if not isinstance(message.get("content"), str | list):
+            raise _bad(
+                f"`messages[{index}].content` must be a string or an array of blocks.",
+                f"messages[{index}]",
+            )
+    system = body.get("system")
+    if system is not None and not isinstance(system, str | list):
+        raise _bad("`system` must be a string or an array of text blocks.", "system")
+
+
+def check_messages(body: dict[str, Any]) -> None:
+    max_tokens = body.get("max_tokens")
+    if not isinstance(max_tokens, int) or isinstance(max_tokens, bool) or max_tokens < 1:
+        raise _bad("`max_tokens` is required and must be a positive integer.", "max_tokens")
+    check_anthropic_messages(body)
+
+
 CHECKS: dict[str, Callable[[dict[str, Any]], None]] = {
     "chat": check_chat,
     "embeddings": check_embeddings,
+    "messages": check_messages,
+    "count_tokens": check_anthropic_messages,
 }
 
 
@@ -96,8 +125,10 @@ def session_of(call: Call, body: dict[str, Any]) -> str:
     if header:
         return header
     metadata = body.get("metadata")
-    if isinstance(metadata, dict) and isinstance(metadata.get("session_id"), str | int):
-        return str(metadata["session_id"])
+    if isinstance(metadata, dict):
+        for name in ("session_id", "user_id"):  # user_id: Anthropic's metadata field
+            if isinstance(metadata.get(name), str | int) and metadata[name] != "":
+                return str(metadata[name])
     user = body.get("user")
     return user if isinstance(user, str) else ""
 
