@@ -169,7 +169,7 @@ class RouteTarget(models.Model):
 
 
 class Session(models.Model):
-    """Requests grouped by `x-session-id`, `metadata.session_id` or the `user` field."""
+    """Requests grouped by `x-session-id`, `metadata.session_id`, `metadata.user_id` or `user`."""
 
     namespace = models.ForeignKey(Namespace, on_delete=models.CASCADE, related_name="sessions")
     session_id = models.CharField(max_length=200)

@@ -9,6 +9,7 @@ whether another target may be tried.
 from __future__ import annotations
 
 import asyncio
+import json
 import weakref
 
 import httpx
@@ -128,6 +129,17 @@ async def read_error_body(response: httpx.Response) -> bytes:
         await response.aclose()
 
 
+def upstream_message(raw: bytes) -> str:
+    """`: <message>` from an OpenAI or Anthropic error body (both keep it in error.message)."""
+    try:
+        body = json.loads(raw)
+    except ValueError:
+        return ""
+    error = body.get("error") if isinstance(body, dict) else None
+    message = error.get("message") if isinstance(error, dict) else None
+    return f": {message[:500].rstrip('.')}" if isinstance(message, str) and message else ""
+
+
 def error_from_status(provider: str, response: httpx.Response, raw: bytes) -> UpstreamError:
     status = response.status_code
     retryable = status == 429 or status >= 500 or status in (408, 409)
@@ -142,7 +154,7 @@ def error_from_status(provider: str, response: httpx.Response, raw: bytes) -> Up
         status=client_status,
         upstream_status=status,
         kind=kind,
-        message=f"Upstream {provider} answered {status}.",
+        message=f"Upstream {provider} answered {status}{upstream_message(raw)}.",
         retryable=retryable,
         raw_body=raw,
         retry_after=_retry_after(response.headers),
