@@ -1,4 +1,4 @@
-"""The conformance matrix: each client SDK × each upstream kind, through the proxy.
+"""The conformance matrix: each client SDK x each upstream kind, through the proxy.
 
 `client` drives the proxy with one official SDK and reads its answer into one
 `Answer` shape, in the caller's own vocabulary; `upstream` points the gateway's

@@ -1,7 +1,7 @@
 """Every client SDK reaches every upstream kind, streamed or not, with tools, and errors.
 
-The matrix: {openai, anthropic} SDK × {OpenAI-compatible, Anthropic} upstream ×
-{streaming, not} × {tools, no tools}, and upstream 4xx/5xx errors. Answers are
+The matrix: {openai, anthropic} SDK x {OpenAI-compatible, Anthropic} upstream x
+{streaming, not} x {tools, no tools}, and upstream 4xx/5xx errors. Answers are
 checked in the caller's own vocabulary; usage includes cache reads and writes;
 the log record says who served, the tokens and the finish reason.
 """
