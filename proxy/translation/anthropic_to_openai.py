@@ -260,18 +260,19 @@ class StreamTranslator:
         self.tool_calls: dict[int, int] = {}  # block index -> OpenAI tool-call index
         self.finish_reason = ""
         self.ended = False
+        self._prefix: bytes | None = None  # the chunk's JSON up to its delta
 
     def feed(self, event: bytes) -> list[bytes]:
-        name = event_name(event)
-        if name == "ping" or self.ended:
+        if self.ended or event.startswith(b"event: ping"):
             return []
         payload = event_json(event)
         if not isinstance(payload, dict):
             return []
-        kind = payload.get("type") or name
+        kind = payload.get("type") or event_name(event)
         if kind == "message_start":
             message = payload.get("message") or {}
             self.id, self.model = message.get("id", ""), message.get("model", "")
+            self._prefix = None
             self.usage.update(message.get("usage") or {})
             return [self._chunk({"role": "assistant", "content": ""})]
         if kind == "content_block_start":
@@ -345,6 +346,12 @@ class StreamTranslator:
         }
 
     def _chunk(self, delta: dict[str, Any], finish_reason: str | None = None) -> bytes:
+        if finish_reason is None:  # the hot path: one prefix per stream, only the delta encoded
+            if self._prefix is None:
+                head = json.dumps(self._base(), separators=(",", ":"))[:-1]
+                self._prefix = f'data: {head},"choices":[{{"index":0,"delta":'.encode()
+            delta_json = json.dumps(delta, separators=(",", ":")).encode()
+            return self._prefix + delta_json + b',"finish_reason":null}]}\n\n'
         choice = {"index": 0, "delta": delta, "finish_reason": finish_reason}
         return self._data({**self._base(), "choices": [choice]})
 

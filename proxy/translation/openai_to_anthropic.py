@@ -313,7 +313,7 @@ class StreamTranslator:
             if text:
                 if self.block_type != "text":
                     out += self._open({"type": "text", "text": ""}, "text")
-                out.append(self._delta({"type": "text_delta", "text": text}))
+                out.append(self._text_delta(text))
             for call in delta.get("tool_calls") or ():
                 out += self._tool_delta(call)
             if choice.get("finish_reason"):
@@ -361,6 +361,14 @@ class StreamTranslator:
             {"type": "content_block_delta", "index": self.block, "delta": delta},
             "content_block_delta",
         )
+
+    def _text_delta(self, text: str) -> bytes:
+        """The hot path: a text delta written without building and encoding a dict."""
+        head = (
+            b'event: content_block_delta\ndata: {"type":"content_block_delta","index":%d,'
+            b'"delta":{"type":"text_delta","text":' % self.block
+        )
+        return head + json.dumps(text).encode() + b"}}\n\n"
 
     def _tool_delta(self, call: dict[str, Any]) -> list[bytes]:
         out: list[bytes] = []
