@@ -53,6 +53,9 @@ def upstream_request(call: Call, target: TargetInfo, adapter: ModuleType) -> Ups
         except TranslationError as error:
             raise unsupported(call, adapter, error) from error
         call.annotations["translated"] = f"{call.api_format}->{adapter.API_FORMAT}"
+        left_out = translation.requests.dropped(call.body)
+        if left_out:
+            call.annotations["translation_dropped"] = left_out
     headers = {**target.provider.extra_headers, **forwarded_headers(call, adapter)}
     request: UpstreamRequest = adapter.build_request(
         endpoint,

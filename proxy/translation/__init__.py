@@ -63,7 +63,7 @@ class TranslationError(ValueError):
 class Pair:
     """How a caller in one format talks to an upstream in another."""
 
-    requests: ModuleType  # request(body, *, default_max_tokens) -> upstream body; ENDPOINTS
+    requests: ModuleType  # request(body, *, default_max_tokens) -> upstream body; dropped(body)
     responses: ModuleType  # response(body, *, created) -> caller body; StreamTranslator(...)
 
     def upstream_endpoint(self, endpoint: str) -> str:

@@ -16,8 +16,27 @@ from proxy.translation import STOP_TO_FINISH, TranslationError, json_object
 
 ENDPOINTS = {"messages": "chat"}
 
-# Anthropic parameters with no OpenAI chat equivalent, dropped (documented in docs/anthropic.md).
-DROPPED = frozenset({"top_k", "thinking", "container", "mcp_servers", "service_tier"})
+# The request fields `request` translates; any other is dropped (see docs/anthropic.md).
+TRANSLATED = frozenset(
+    {
+        "model",
+        "messages",
+        "system",
+        "max_tokens",
+        "temperature",
+        "top_p",
+        "stop_sequences",
+        "stream",
+        "tools",
+        "tool_choice",
+        "metadata",
+    }
+)
+
+
+def dropped(body: dict[str, Any]) -> list[str]:
+    """The request's fields with no OpenAI chat equivalent, which `request` leaves out."""
+    return sorted(key for key in body if key not in TRANSLATED)
 
 
 # --- requests ------------------------------------------------------------------

@@ -21,26 +21,31 @@ from proxy.translation import (
 
 ENDPOINTS = {"chat": "messages"}
 
-# OpenAI parameters with no Anthropic equivalent, dropped (documented in docs/anthropic.md).
-DROPPED = frozenset(
+# The request fields `request` translates; any other is dropped (see docs/anthropic.md).
+TRANSLATED = frozenset(
     {
-        "frequency_penalty",
-        "presence_penalty",
-        "logit_bias",
-        "logprobs",
-        "top_logprobs",
-        "seed",
-        "stream_options",
-        "reasoning_effort",
-        "service_tier",
-        "store",
-        "modalities",
-        "prediction",
-        "audio",
-        "web_search_options",
-        "verbosity",
+        "model",
+        "messages",
+        "max_tokens",
+        "max_completion_tokens",
+        "temperature",
+        "top_p",
+        "stop",
+        "stream",
+        "stream_options",  # usage is always in an Anthropic stream
+        "tools",
+        "tool_choice",
+        "parallel_tool_calls",
+        "user",
+        "n",
+        "response_format",
     }
 )
+
+
+def dropped(body: dict[str, Any]) -> list[str]:
+    """The request's fields with no Anthropic equivalent, which `request` leaves out."""
+    return sorted(key for key in body if key not in TRANSLATED)
 
 
 # --- requests ------------------------------------------------------------------

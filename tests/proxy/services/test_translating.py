@@ -52,9 +52,11 @@ def test_the_default_max_tokens_is_a_setting(claude: Gateway) -> None:
 def test_the_log_keeps_the_callers_request_and_the_answer_in_the_callers_format(
     claude: Gateway,
 ) -> None:
-    claude.openai().chat.completions.create(model="m", messages=MESSAGES)
+    claude.openai().chat.completions.create(model="m", messages=MESSAGES, seed=7)
     [log] = claude.logs(1)
     assert log.annotations["translated"] == "openai->anthropic"
+    assert log.annotations["translation_dropped"] == ["seed"]
+    assert "seed" not in claude.fake.requests[-1]["json"]
     assert log.body.request["messages"] == MESSAGES
     assert log.body.response["object"] == "chat.completion"
     assert log.body.response["choices"][0]["message"]["content"] == "echo: translate me"

@@ -395,3 +395,8 @@ def test_an_error_event_becomes_an_openai_error_chunk() -> None:
         event("error", {"type": "error", "error": {"type": "overloaded_error", "message": "busy"}})
     )
     assert event_json(out)["error"]["message"] == "busy"
+
+
+def test_it_says_which_fields_it_leaves_out() -> None:
+    body = {"model": "g", "max_tokens": 5, "messages": [], "top_k": 3, "thinking": {}}
+    assert anthropic_to_openai.dropped(body) == ["thinking", "top_k"]
