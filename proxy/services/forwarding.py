@@ -149,16 +149,17 @@ async def relay(
                 call.first_byte_at = time.perf_counter()
             out = []
             for event in splitter.feed(chunk):
-                relayed = scanner.feed(event)
+                relayed = scanner.feed(event)  # usage, finish, end; False: not for the client
                 if translator is not None:
                     out.extend(translator.feed(event))
-                elif relayed:
+                    continue
+                if relayed:
                     out.append(event)
-                if translator is None and events is not None and kept_bytes < limit:
+                if events is not None and kept_bytes < limit:
                     events.append(event)
                     kept_bytes += len(event)
             if translator is not None and events is not None and kept_bytes < limit:
-                events.extend(out)
+                events.extend(out)  # a translated stream is logged as the caller saw it
                 kept_bytes += sum(len(event) for event in out)
             if out:
                 yield b"".join(out)
@@ -186,10 +187,10 @@ async def relay(
         await upstream.aclose()
         call.upstream_seconds += time.perf_counter() - relay_started
         call.usage = scanner.summary.usage
-        upstream_finish = scanner.summary.finish_reason
-        if translator is not None and upstream_finish:
-            upstream_finish = translator.finish_reason or upstream_finish
-        call.finish_reason = upstream_finish or (
+        finish = scanner.summary.finish_reason
+        if finish and translator is not None:
+            finish = translator.finish_reason or finish  # in the caller's vocabulary
+        call.finish_reason = finish or (
             "" if finished else "client_disconnected" if call.client_disconnected else "error"
         )
         if call.client_disconnected and call.status < 400:
