@@ -35,6 +35,7 @@ class Behaviour:
     chunk_delay: float = 0.0  # seconds between stream chunks
     malformed_chunk: bool = False  # one chunk that is not JSON
     disconnect_after: int | None = None  # drop the connection after N chunks
+    error_after: int | None = None  # send an in-stream error event after N chunks, then end
     omit_done: bool = False  # end the stream without [DONE] (Anthropic: without message_stop)
     retry_after: str | None = None
     error_body: Any = None

@@ -120,6 +120,11 @@ async def stream(
         if behaviour.disconnect_after is not None and sent >= behaviour.disconnect_after:
             request.transport.close()  # type: ignore[union-attr]
             return response
+        if behaviour.error_after is not None and sent >= behaviour.error_after:
+            error = {"type": "overloaded_error", "message": "fake overloaded"}
+            await response.write(sse("error", {"type": "error", "error": error}))
+            await response.write_eof()
+            return response
         if behaviour.malformed_chunk and sent == 1:
             await response.write(b"event: content_block_delta\ndata: {not json\n\n")
         await response.write(event)

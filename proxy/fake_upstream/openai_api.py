@@ -125,6 +125,11 @@ async def stream(
         if behaviour.disconnect_after is not None and sent >= behaviour.disconnect_after:
             request.transport.close()  # type: ignore[union-attr]
             return response
+        if behaviour.error_after is not None and sent >= behaviour.error_after:
+            error = {"error": {"message": "fake overloaded", "type": "server_error"}}
+            await response.write(b"data: " + json.dumps(error).encode() + b"\n\n")
+            await response.write_eof()
+            return response
         if behaviour.malformed_chunk and sent == 1:
             await response.write(b"data: {not json\n\n")
         chunk = {**base, "choices": [{"index": 0, "delta": delta, "finish_reason": None}]}

@@ -5,7 +5,8 @@ An adapter module provides:
 - `build_request(endpoint, body, *, model, api_key, base_url, extra_headers, want_usage)`
   -> `UpstreamRequest` (URL, headers, JSON body), for a body in its own format;
 - `summarize_response(body) -> ResponseSummary` (usage, finish reason);
-- `StreamScanner`: per-stream state fed one SSE event at a time;
+- `StreamScanner`: per-stream state fed one SSE event at a time (`summary`,
+  `saw_done`, and `error`: an error object the upstream sent inside its stream);
 - `assemble_stream(events) -> dict`: the whole response rebuilt from a stream,
   used off the request path for logging;
 - `ENDPOINT_PATHS`; `FORWARDED_HEADERS`: client headers passed on unchanged.

@@ -97,10 +97,15 @@ class StreamScanner:
     def __init__(self, *, drop_usage_chunk: bool = False) -> None:
         self.summary = ResponseSummary()
         self.saw_done = False
+        self.error: dict[str, Any] | None = None  # an `event: error` the upstream sent
         self._usage: dict[str, Any] = {}
 
     def feed(self, event: bytes) -> bool:
         if b"message_" not in event:
+            if event.startswith(b"event: error"):
+                payload = event_json(event)
+                error = payload.get("error") if isinstance(payload, dict) else None
+                self.error = error if isinstance(error, dict) else {"message": "unreadable"}
             return True
         name = event_name(event)
         if name == "message_stop":

@@ -79,11 +79,17 @@ class StreamScanner:
         self.drop_usage_chunk = drop_usage_chunk
         self.summary = ResponseSummary()
         self.saw_done = False
+        self.error: dict[str, Any] | None = None  # an error object the upstream streamed
 
     def feed(self, event: bytes) -> bool:
         """Returns whether the event goes on to the client."""
         if b"[DONE]" in event:
             self.saw_done = True
+            return True
+        if event.startswith(b'data: {"error"'):
+            payload = event_json(event)
+            error = payload.get("error") if isinstance(payload, dict) else None
+            self.error = error if isinstance(error, dict) else {"message": "unreadable"}
             return True
         has_usage = b'"usage":{' in event or b'"usage": {' in event
         has_finish = b'"finish_reason":"' in event or b'"finish_reason": "' in event

@@ -14,6 +14,7 @@ import logging
 import time
 from collections.abc import AsyncIterator
 from types import ModuleType
+from typing import Any
 
 import httpx
 from django.conf import settings
@@ -118,6 +119,18 @@ async def forward(call: Call, runtime: Runtime) -> HttpResponse | StreamingHttpR
     return HttpResponse(raw, status=response.status_code, content_type="application/json")
 
 
+def error_in_stream(call: Call, error: dict[str, Any]) -> UpstreamError:
+    """The failure an upstream reported inside its stream (e.g. Anthropic's overloaded_error)."""
+    provider = call.target.provider.name if call.target else ""
+    return UpstreamError(
+        provider=provider,
+        status=502,
+        message=f"Upstream {provider} failed mid-stream: {error.get('message') or error}",
+        retryable=False,
+        raw_body=_dumps(error),
+    )
+
+
 def stream_response(
     call: Call, upstream: httpx.Response, adapter: ModuleType, runtime: Runtime
 ) -> StreamingHttpResponse:
@@ -163,14 +176,17 @@ async def relay(
                 kept_bytes += sum(len(event) for event in out)
             if out:
                 yield b"".join(out)
-        if splitter.rest().strip() or not scanner.saw_done:
+        if scanner.error is not None:  # the upstream's error event, already relayed
+            call.fail(error_in_stream(call, scanner.error))
+        elif splitter.rest().strip() or not scanner.saw_done:
             raise UpstreamError(
                 provider=call.target.provider.name if call.target else "",
                 status=502,
                 message="The upstream stream ended before it was complete.",
                 retryable=False,
             )
-        finished = True
+        else:
+            finished = True
     except UpstreamError as error:
         call.fail(error)
         yield stream_error_event(call.api_format, error)

@@ -65,6 +65,21 @@ def test_a_broken_upstream_stream_ends_with_an_error_event_in_the_callers_format
 
 
 @pytest.mark.parametrize("caller", ["openai", "anthropic"])
+def test_an_error_the_upstream_streams_reaches_the_caller_once_in_its_format(
+    gateway: Gateway, upstream: str, caller: str
+) -> None:
+    gateway.fake.then(error_after=2)
+    lines = stream_lines(gateway, caller)
+    error = last_error(caller, lines)
+
+    assert error["message"] == "fake overloaded"
+    assert sum("fake overloaded" in line for line in lines) == 1
+    [log] = gateway.logs(1)
+    assert log.status_code == 502 and log.error_type == "upstream"
+    assert log.error_message == "Upstream fake failed mid-stream: fake overloaded"
+
+
+@pytest.mark.parametrize("caller", ["openai", "anthropic"])
 def test_a_malformed_upstream_event_does_not_end_the_stream(
     gateway: Gateway, upstream: str, caller: str
 ) -> None:
