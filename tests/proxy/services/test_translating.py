@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+import httpx
 import openai
 import pytest
 from django.test import override_settings
@@ -79,3 +80,49 @@ def test_a_request_that_cannot_be_translated_gets_400_and_never_leaves(claude: G
         claude.openai().embeddings.create(model="m", input="x")
     assert caught.value.body["code"] == "unsupported_translation"  # type: ignore[index]
     assert claude.fake.requests == []
+
+
+def test_an_openai_image_and_tool_result_reach_anthropic_as_blocks(claude: Gateway) -> None:
+    messages: list = [
+        {
+            "role": "user",
+            "content": [
+                {"type": "text", "text": "what is it"},
+                {"type": "image_url", "image_url": {"url": "data:image/png;base64,AAAA"}},
+            ],
+        },
+        {
+            "role": "assistant",
+            "content": None,
+            "tool_calls": [
+                {"id": "call_1", "type": "function", "function": {"name": "f", "arguments": "{}"}}
+            ],
+        },
+        {"role": "tool", "tool_call_id": "call_1", "content": "a cat"},
+    ]
+    claude.openai().chat.completions.create(model="m", messages=messages, stop=["END"])
+    sent = claude.fake.requests[-1]["json"]
+    assert sent["messages"][0]["content"][1] == {
+        "type": "image",
+        "source": {"type": "base64", "media_type": "image/png", "data": "AAAA"},
+    }
+    assert sent["messages"][1]["content"] == [
+        {"type": "tool_use", "id": "call_1", "name": "f", "input": {}}
+    ]
+    assert sent["messages"][2]["content"] == [
+        {"type": "tool_result", "tool_use_id": "call_1", "content": "a cat"}
+    ]
+    assert sent["stop_sequences"] == ["END"]
+
+
+def test_an_anthropic_stream_to_an_anthropic_caller_is_relayed_byte_for_byte(
+    claude: Gateway,
+) -> None:
+    body = {"model": "m", "max_tokens": 9, "stream": True, "messages": MESSAGES[1:]}
+    with httpx.stream(
+        "POST", claude.url + "/v1/messages", json=body, headers={"x-api-key": claude.key}
+    ) as response:
+        raw = b"".join(response.iter_raw())
+    # The fake writes `json.dumps` with spaces; the translators write compact JSON.
+    assert b'data: {"type": "message_start"' in raw
+    assert raw.endswith(b'event: message_stop\ndata: {"type": "message_stop"}\n\n')
