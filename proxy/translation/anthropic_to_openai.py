@@ -143,9 +143,8 @@ def assistant_message(content: Any) -> dict[str, Any]:
 def system_text(system: Any) -> str:
     if isinstance(system, str):
         return system
-    return "\n\n".join(
-        json_object(block).get("text", "") for block in system or () if block.get("type") == "text"
-    )
+    blocks = [json_object(block) for block in system or ()]
+    return "\n\n".join(block.get("text", "") for block in blocks if block.get("type") == "text")
 
 
 def tool_of(tool: Any) -> dict[str, Any]:
@@ -239,8 +238,13 @@ def finish_of(stop_reason: Any) -> str:
 
 
 def response(body: dict[str, Any], *, created: int = 0) -> dict[str, Any]:
-    """An Anthropic Message as a chat.completion."""
-    message = assistant_message(body.get("content") or [])
+    """An Anthropic Message as a chat.completion; blocks chat cannot show are left out."""
+    shown = [
+        block
+        for block in body.get("content") or ()
+        if isinstance(block, dict) and block.get("type") in ("text", "tool_use")
+    ]
+    message = assistant_message(shown)
     return {
         "id": body.get("id", ""),
         "object": "chat.completion",

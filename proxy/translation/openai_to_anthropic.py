@@ -92,15 +92,19 @@ def content_blocks(content: Any) -> list[dict[str, Any]]:
     return blocks
 
 
-def tool_use_block(call: dict[str, Any]) -> dict[str, Any]:
+def tool_use_block(call: dict[str, Any], *, lenient: bool = False) -> dict[str, Any]:
+    """A tool call as a tool_use block. Invalid JSON arguments are refused in a request;
+    in an answer (`lenient`) they are kept as `{"_unparsed_arguments": text}`."""
     function = call.get("function") or {}
     arguments = function.get("arguments") or "{}"
     try:
         tool_input = json.loads(arguments) if isinstance(arguments, str) else arguments
     except ValueError as exc:
-        raise TranslationError(
-            f"The arguments of tool call {call.get('id')!r} are not valid JSON."
-        ) from exc
+        if not lenient:
+            raise TranslationError(
+                f"The arguments of tool call {call.get('id')!r} are not valid JSON."
+            ) from exc
+        tool_input = {"_unparsed_arguments": arguments}
     return {
         "type": "tool_use",
         "id": call.get("id", ""),
@@ -254,7 +258,7 @@ def response(body: dict[str, Any], *, created: int = 0) -> dict[str, Any]:
     content = [b for b in content_blocks(message.get("content")) if b["type"] == "text"]
     if message.get("refusal"):
         content.append({"type": "text", "text": message["refusal"]})
-    content += [tool_use_block(call) for call in message.get("tool_calls") or ()]
+    content += [tool_use_block(call, lenient=True) for call in message.get("tool_calls") or ()]
     finish = choice.get("finish_reason") or "stop"
     return {
         "id": body.get("id", ""),

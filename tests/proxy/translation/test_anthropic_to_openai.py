@@ -400,3 +400,24 @@ def test_an_error_event_becomes_an_openai_error_chunk() -> None:
 def test_it_says_which_fields_it_leaves_out() -> None:
     body = {"model": "g", "max_tokens": 5, "messages": [], "top_k": 3, "thinking": {}}
     assert anthropic_to_openai.dropped(body) == ["thinking", "top_k"]
+
+
+def test_blocks_chat_cannot_show_are_left_out_of_an_answer() -> None:
+    completion = anthropic_to_openai.response(
+        {
+            "content": [
+                {"type": "thinking", "thinking": "hmm"},
+                {"type": "server_tool_use", "id": "s", "name": "web_search", "input": {}},
+                {"type": "text", "text": "Found it."},
+            ],
+            "stop_reason": "end_turn",
+        }
+    )
+    assert completion["choices"][0]["message"] == {"role": "assistant", "content": "Found it."}
+
+
+def test_a_system_prompt_that_is_not_blocks_is_refused() -> None:
+    with pytest.raises(TranslationError):
+        anthropic_to_openai.request(
+            {"model": "g", "max_tokens": 1, "system": ["x"], "messages": []}
+        )

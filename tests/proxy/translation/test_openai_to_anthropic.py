@@ -438,3 +438,13 @@ def test_a_translated_stream_round_trips_back_to_the_same_completion() -> None:
 def test_an_error_chunk_becomes_an_anthropic_error_event() -> None:
     out = translate([b'data: {"error": {"message": "boom", "type": "server_error"}}\n\n'])
     assert out == [("error", {"type": "error", "error": {"type": "api_error", "message": "boom"}})]
+
+
+def test_invalid_tool_arguments_in_an_answer_are_kept_unparsed() -> None:
+    call = {"id": "c", "function": {"name": "f", "arguments": '{"cut'}}
+    message = openai_to_anthropic.response(
+        {"choices": [{"message": {"tool_calls": [call]}, "finish_reason": "tool_calls"}]}
+    )
+    assert message["content"] == [
+        {"type": "tool_use", "id": "c", "name": "f", "input": {"_unparsed_arguments": '{"cut'}}
+    ]
