@@ -145,3 +145,45 @@ def test_count_tokens_on_an_openai_upstream_says_it_cannot_be_translated(
     assert caught.value.body["error"]["type"] == "invalid_request_error"  # type: ignore[index]
     assert "count_tokens" in caught.value.message
     assert gateway.fake.requests == []
+
+
+CLAUDE_CODE_BODY: dict[str, Any] = {
+    "model": "m",
+    "max_tokens": 32,
+    "system": [
+        {"type": "text", "text": "You are Claude Code.", "cache_control": {"type": "ephemeral"}}
+    ],
+    "messages": [{"role": "user", "content": [{"type": "text", "text": "list files"}]}],
+    "thinking": {"type": "enabled", "budget_tokens": 1024},
+    "metadata": {"user_id": "user_abc_session_1"},
+    "stream": True,
+}
+
+
+def test_a_claude_code_style_request_passes_to_anthropic_untouched(claude: Gateway) -> None:
+    with httpx.stream(
+        "POST",
+        claude.url + "/v1/messages?beta=true",
+        json=CLAUDE_CODE_BODY,
+        headers={"x-api-key": claude.key, "anthropic-beta": "interleaved-thinking-2025-05-14"},
+    ) as response:
+        assert response.status_code == 200
+        list(response.iter_raw())
+    assert claude.fake.requests[-1]["json"] == CLAUDE_CODE_BODY
+
+
+def test_a_claude_code_style_request_reaches_an_openai_model(gateway: Gateway) -> None:
+    with httpx.stream(
+        "POST",
+        gateway.url + "/v1/messages",
+        json=CLAUDE_CODE_BODY,
+        headers={"x-api-key": gateway.key},
+    ) as response:
+        text = "".join(response.iter_text())
+    assert '"text":" files"' in text and text.rstrip().endswith('{"type":"message_stop"}')
+    sent = gateway.fake.requests[-1]["json"]
+    assert sent["messages"][0] == {"role": "system", "content": "You are Claude Code."}
+    assert sent["user"] == "user_abc_session_1" and "thinking" not in sent
+    [log] = gateway.logs(1)
+    assert log.annotations["translation_dropped"] == ["thinking"]
+    assert log.session_id == "user_abc_session_1"
