@@ -4,6 +4,9 @@ Targets are tried in the plan's order; a retryable failure (connection error,
 timeout, 429, 5xx) moves on to the next target, a client error does not. A
 stream can only move on before its first byte has reached the client, which
 holds by construction: the response is returned only once an upstream answered.
+
+When the caller's API is not the target's, `services/translating.py` converts
+the request body, the answer and the stream events; same-format calls pass through.
 """
 
 from __future__ import annotations

@@ -43,6 +43,8 @@ def forwarded_headers(call: Call, adapter: ModuleType) -> dict[str, str]:
 def upstream_request(call: Call, target: TargetInfo, adapter: ModuleType) -> UpstreamRequest:
     """The request for one target, its body translated when the formats differ."""
     endpoint, body = call.endpoint, call.body
+    call.annotations.pop("translated", None)  # set again below for this target only
+    call.annotations.pop("translation_dropped", None)
     if translated(call, adapter):
         try:
             translation = pair(call.api_format, adapter.API_FORMAT)
