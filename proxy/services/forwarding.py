@@ -1,9 +1,9 @@
 """Stages "upstream" and "relay": send the request along the plan, relay the answer.
 
-Targets are tried in the plan's order; a retryable failure (connection error,
-timeout, 429, 5xx) moves on to the next target, a client error does not. A
-stream can only move on before its first byte has reached the client, which
-holds by construction: the response is returned only once an upstream answered.
+The attempts along the plan (retries, fallback, circuit breakers) are in
+`proxy.services.attempts`. A stream can only move on to another target before
+its first byte has reached the client, which holds by construction: the
+response is returned only once an upstream answered.
 """
 
 from __future__ import annotations
@@ -20,77 +20,14 @@ from django.conf import settings
 from django.http import HttpResponse, StreamingHttpResponse
 
 from proxy.call import Call
-from proxy.errors import ProxyError, UpstreamError, stream_error_event
-from proxy.providers import get_adapter
+from proxy.errors import UpstreamError, stream_error_event
 from proxy.providers.sse import EventSplitter
 from proxy.runtime import Runtime
+from proxy.services.accounting import account
+from proxy.services.attempts import open_upstream
 from proxy.upstream import transport_error
 
 log = logging.getLogger(__name__)
-
-
-def _dumps(body: object) -> bytes:
-    return json.dumps(body, separators=(",", ":"), ensure_ascii=False).encode()
-
-
-async def open_upstream(call: Call, runtime: Runtime) -> tuple[httpx.Response, ModuleType]:
-    last_error: UpstreamError | None = None
-    for target in call.plan:
-        adapter = get_adapter(target.provider.kind)
-        if call.api_format != adapter.API_FORMAT:
-            raise ProxyError(
-                400,
-                "invalid_request",
-                f"Model {call.requested_model!r} is served in the {adapter.API_FORMAT} format, "
-                f"which this endpoint cannot translate to yet.",
-                code="unsupported_translation",
-            )
-        request = adapter.build_request(
-            call.endpoint,
-            call.body,
-            model=target.model,
-            api_key=target.provider.api_key,
-            base_url=target.provider.base_url,
-            extra_headers=target.provider.extra_headers,
-            want_usage=True,
-        )
-        call.target = target
-        started = time.perf_counter()
-        try:
-            response = await runtime.upstream.send(
-                provider=target.provider.name,
-                url=request.url,
-                headers=request.headers,
-                content=_dumps(request.body),
-                timeout=target.timeout_seconds or target.provider.timeout_seconds,
-            )
-        except UpstreamError as error:
-            elapsed = time.perf_counter() - started
-            call.upstream_seconds += elapsed
-            call.attempts.append(
-                {
-                    "target": target.label,
-                    "status": error.upstream_status or error.status,
-                    "error": error.message,
-                    "ms": round(elapsed * 1000, 3),
-                }
-            )
-            error.provider_format = adapter.API_FORMAT  # type: ignore[attr-defined]
-            last_error = error
-            if error.retryable:
-                continue
-            raise
-        call.upstream_seconds += time.perf_counter() - started
-        call.attempts.append(
-            {
-                "target": target.label,
-                "status": response.status_code,
-                "ms": round((time.perf_counter() - started) * 1000, 3),
-            }
-        )
-        return response, adapter
-    assert last_error is not None
-    raise last_error
 
 
 async def forward(call: Call, runtime: Runtime) -> HttpResponse | StreamingHttpResponse:
@@ -158,6 +95,9 @@ async def relay(
                     kept_bytes += len(event)
                 if scanner.feed(event):
                     out.append(event)
+            if scanner.saw_done:
+                call.usage = scanner.summary.usage
+                account(call, runtime)  # spend counted before the client sees the end
             if out:
                 yield b"".join(out)
         if splitter.rest().strip() or not scanner.saw_done:
@@ -189,4 +129,5 @@ async def relay(
         )
         if call.client_disconnected and call.status < 400:
             call.status = 499
+        account(call, runtime)
         runtime.request_ended(call.to_log_entry())

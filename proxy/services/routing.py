@@ -2,7 +2,11 @@
 
 Resolution order: a route alias (the key's namespace first, then global), then
 `provider/model`, then the default provider with the name as given. A route's
-strategy orders its targets into a plan; the forwarder tries them in turn.
+strategy orders its targets into a plan; `attempts.open_upstream` tries them in turn:
+- single: the first target by priority, alone;
+- fallback: every target, by priority (lower first);
+- weighted: one target drawn by weight first, then the others by priority
+  as fallbacks.
 """
 
 from __future__ import annotations
@@ -33,7 +37,9 @@ def plan_for_route(route: RouteInfo, rng: random.Random | None = None) -> list[T
     return by_priority
 
 
-def resolve(call: Call, snapshot: ConfigSnapshot) -> list[TargetInfo]:
+def resolve(
+    call: Call, snapshot: ConfigSnapshot, rng: random.Random | None = None
+) -> list[TargetInfo]:
     name = call.requested_model
     if not model_allowed(call):
         raise ProxyError(
@@ -46,7 +52,7 @@ def resolve(call: Call, snapshot: ConfigSnapshot) -> list[TargetInfo]:
     route = snapshot.route_for(call.namespace_id, name)
     if route is not None:
         call.route = route
-        plan = plan_for_route(route)
+        plan = plan_for_route(route, rng)
         if not plan:
             raise ProxyError(
                 503, "overloaded", f"Route {name!r} has no enabled target.", code="no_target"
