@@ -37,6 +37,7 @@ class Behaviour:
     reply: str | None = None  # the assistant's text instead of the echo
     finish_reason: str = "stop"
     cached_tokens: int = 0
+    cache_write_tokens: int = 0  # reported as prompt_tokens_details.cache_write_tokens
 
 
 def last_user_text(messages: list[dict[str, Any]]) -> str:
@@ -164,7 +165,14 @@ class FakeUpstream:
             "prompt_tokens": prompt_tokens,
             "completion_tokens": completion_tokens,
             "total_tokens": prompt_tokens + completion_tokens,
-            "prompt_tokens_details": {"cached_tokens": behaviour.cached_tokens},
+            "prompt_tokens_details": {
+                "cached_tokens": behaviour.cached_tokens,
+                **(
+                    {"cache_write_tokens": behaviour.cache_write_tokens}
+                    if behaviour.cache_write_tokens
+                    else {}
+                ),
+            },
         }
         finish = "tool_calls" if tool_call else behaviour.finish_reason
         created = int(time.time())

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from typing import Any
 
 from django.db.models import Sum
 
@@ -37,3 +38,13 @@ def spend_since(scope: str, scope_id: int, start: datetime) -> Decimal:
         **{SCOPE_FIELDS[scope]: scope_id, "created_at__gte": start}
     ).aggregate(total=Sum("cost_usd"))["total"]
     return total or Decimal(0)
+
+
+def spend_against_budget(scope: str, row: Any) -> str:
+    """ "$1.234567 of $10 (month)" for a key or namespace row with a budget; "" without."""
+    if row.budget_usd is None:
+        return ""
+    start = period_start(row.budget_period, datetime.now(UTC))
+    spent = spend_since(scope, row.pk, start)
+    share = f" ({spent / row.budget_usd:.0%})" if row.budget_usd else ""
+    return f"${spent:.6f} of ${row.budget_usd} ({row.budget_period}){share}"
