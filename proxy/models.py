@@ -26,7 +26,7 @@ class Limits(models.Model):
         null=True, blank=True, help_text="Prompt and completion tokens together."
     )
     budget_usd = models.DecimalField(
-        "budget (USD)", max_digits=14, decimal_places=4, null=True, blank=True
+        "budget (USD)", max_digits=16, decimal_places=8, null=True, blank=True
     )
     budget_period = models.CharField(max_length=8, choices=Period.choices, default=Period.MONTH)
 
