@@ -47,4 +47,5 @@ def spend_against_budget(scope: str, row: Any) -> str:
     start = period_start(row.budget_period, datetime.now(UTC))
     spent = spend_since(scope, row.pk, start)
     share = f" ({spent / row.budget_usd:.0%})" if row.budget_usd else ""
-    return f"${spent:.6f} of ${row.budget_usd} ({row.budget_period}){share}"
+    budget = f"{row.budget_usd.normalize():f}"
+    return f"${spent:.6f} of ${budget} ({row.budget_period}){share}"
