@@ -1,8 +1,10 @@
 """Atomic counters in the Django cache, shared by every process that uses the same cache.
 
 With `REDIS_URL` set the cache is Redis and the counters are shared across
-server processes; otherwise it is local memory (one process). Each operation
-is one atomic `incr` (plus an `add` the first time a key is seen).
+server processes; otherwise it is local memory (one process). Every increment
+is atomic (`incr`, plus an `add` the first time a key is seen). On Redis the
+increments of one request go in one pipelined round trip (SET NX + INCRBY per
+key), because the request path waits for them.
 
 When the cache fails, the counters answer None ("unknown") instead of raising,
 and skip the cache for `LIMITS_CACHE_RETRY_SECONDS`, so a dead Redis costs one
@@ -17,8 +19,16 @@ from typing import Any
 
 from django.conf import settings
 from django.core.cache import BaseCache, caches
+from django.core.cache.backends.redis import RedisCache
 
 log = logging.getLogger(__name__)
+
+# INCRBY only when the key exists (a Redis script, atomic).
+INCR_IF_EXISTS = (
+    "if redis.call('EXISTS', KEYS[1]) == 1 then return redis.call('INCRBY', KEYS[1], ARGV[1]) end"
+)
+
+Increment = tuple[str, int, float | None]  # key, delta, time to live (None: forever)
 
 
 class Counters:
@@ -60,6 +70,31 @@ class Counters:
         except Exception:
             self._failed()
             return None
+
+    def incr_many(self, items: list[Increment], *, create: bool = True) -> list[int | None]:
+        """Several `incr`s; on Redis in one round trip. None for each unknown answer."""
+        if not items:
+            return []
+        cache = self.cache
+        if not isinstance(cache, RedisCache):
+            return [self.incr(key, delta, ttl, create=create) for key, delta, ttl in items]
+        if not self.available:
+            return [None] * len(items)
+        try:
+            pipe = cache._cache.get_client(write=True).pipeline(transaction=False)
+            for key, delta, ttl in items:
+                full_key = cache.make_and_validate_key(key)
+                if create:
+                    pipe.set(full_key, 0, ex=None if ttl is None else int(ttl), nx=True)
+                    pipe.incrby(full_key, delta)
+                else:
+                    pipe.eval(INCR_IF_EXISTS, 1, full_key, delta)
+            results = pipe.execute()
+        except Exception:
+            self._failed()
+            return [None] * len(items)
+        answers = results[1::2] if create else results
+        return [None if value is None else int(value) for value in answers]
 
     def seed(self, key: str, value: int, ttl: float | None) -> None:
         """Set a key's value unless another process already has."""

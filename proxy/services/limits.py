@@ -81,59 +81,47 @@ def rate_limited(what: str, scope: str, limit: int, reset: float) -> ProxyError:
     )
 
 
-def admit_requests(call: Call, counters: Counters, now: float) -> None:
+def admit_rates(call: Call, counters: Counters, now: float, ledger: Ledger) -> None:
+    """Count the request and reserve its estimated tokens in every applicable window, at once.
+
+    A counter refuses when what was used before this request already reached the
+    limit; on refusal every increment of this request is taken back.
+    """
     window = int(now // WINDOW_SECONDS)
     reset = WINDOW_SECONDS - now % WINDOW_SECONDS
-    taken: list[str] = []
-    tightest: tuple[int, int] | None = None
+    ttl = WINDOW_SECONDS * 2
+    planned: list[tuple[str, str, int, str, int]] = []  # what, scope, limit, counter, delta
     for scope, scope_id, limits in scopes(call.key):  # type: ignore[arg-type]
-        limit = limits.requests_per_minute
-        if limit is None:
-            continue
-        name = f"llmproxy:rl:{scope}:{scope_id}:requests:{window}"
-        count = counters.incr(name, 1, WINDOW_SECONDS * 2)
-        if count is None:
-            continue  # cache down: rate limits fail open
-        taken.append(name)
-        if count > limit:
-            for undo in taken:
-                counters.incr(undo, -1, WINDOW_SECONDS * 2)
-            raise rate_limited("requests", scope, limit, reset)
-        if tightest is None or limit - count < tightest[1]:
-            tightest = (limit, limit - count)
-    if tightest is not None:
-        headers = call.response_headers
-        headers["x-ratelimit-limit-requests"] = str(tightest[0])
-        headers["x-ratelimit-remaining-requests"] = str(tightest[1])
-        headers["x-ratelimit-reset-requests"] = duration(reset)
-
-
-def admit_tokens(call: Call, counters: Counters, now: float, ledger: Ledger) -> None:
-    window = int(now // WINDOW_SECONDS)
-    reset = WINDOW_SECONDS - now % WINDOW_SECONDS
-    estimate = ledger.estimate
-    tightest: tuple[int, int] | None = None
-    for scope, scope_id, limits in scopes(call.key):  # type: ignore[arg-type]
-        limit = limits.tokens_per_minute
-        if limit is None:
-            continue
-        name = f"llmproxy:rl:{scope}:{scope_id}:tokens:{window}"
-        used = counters.incr(name, estimate, WINDOW_SECONDS * 2)
-        if used is None:
-            continue
-        ledger.token_keys.append(name)
-        if used - estimate >= limit:
-            for undo in ledger.token_keys:
-                counters.incr(undo, -estimate, WINDOW_SECONDS * 2)
-            ledger.token_keys.clear()
-            raise rate_limited("tokens", scope, limit, reset)
-        if tightest is None or limit - used < tightest[1]:
-            tightest = (limit, max(0, limit - used))
-    if tightest is not None:
-        headers = call.response_headers
-        headers["x-ratelimit-limit-tokens"] = str(tightest[0])
-        headers["x-ratelimit-remaining-tokens"] = str(tightest[1])
-        headers["x-ratelimit-reset-tokens"] = duration(reset)
+        if limits.requests_per_minute is not None:
+            name = f"llmproxy:rl:{scope}:{scope_id}:requests:{window}"
+            planned.append(("requests", scope, limits.requests_per_minute, name, 1))
+        if limits.tokens_per_minute is not None:
+            name = f"llmproxy:rl:{scope}:{scope_id}:tokens:{window}"
+            planned.append(("tokens", scope, limits.tokens_per_minute, name, ledger.estimate))
+    if not planned:
+        return
+    values = counters.incr_many([(name, delta, ttl) for _, _, _, name, delta in planned])
+    refusal: ProxyError | None = None
+    tightest: dict[str, tuple[int, int]] = {}
+    counted = []
+    for (what, scope, limit, name, delta), value in zip(planned, values, strict=True):
+        if value is None:
+            continue  # the cache is down: rate limits fail open
+        counted.append((what, name, delta))
+        if value - delta >= limit and refusal is None:
+            refusal = rate_limited(what, scope, limit, reset)
+        remaining = max(0, limit - value)
+        if what not in tightest or remaining < tightest[what][1]:
+            tightest[what] = (limit, remaining)
+    if refusal is not None:
+        counters.incr_many([(name, -delta, ttl) for _, name, delta in counted])
+        raise refusal
+    ledger.token_keys = [name for what, name, _ in counted if what == "tokens"]
+    headers = call.response_headers
+    for what, (limit, remaining) in tightest.items():
+        headers[f"x-ratelimit-limit-{what}"] = str(limit)
+        headers[f"x-ratelimit-remaining-{what}"] = str(remaining)
+        headers[f"x-ratelimit-reset-{what}"] = duration(reset)
 
 
 def budget_key(scope: str, scope_id: int, period: str, start: datetime) -> str:
@@ -187,9 +175,7 @@ async def enforce_limits(call: Call, runtime: Runtime, *, body_bytes: int) -> No
         return
     ledger = call.ledger = Ledger(estimate=estimate_prompt_tokens(body_bytes))
     await check_budgets(call, runtime, ledger)
-    now = time.time()
-    admit_requests(call, runtime.counters, now)
-    admit_tokens(call, runtime.counters, now, ledger)
+    admit_rates(call, runtime.counters, time.time(), ledger)
 
 
 def settle_limits(call: Call, runtime: Runtime) -> None:
@@ -205,11 +191,10 @@ def settle_limits(call: Call, runtime: Runtime) -> None:
     else:
         actual = (usage.prompt_tokens or 0) + (usage.completion_tokens or 0)
     if actual != ledger.estimate:
-        for name in ledger.token_keys:
-            counters.incr(name, actual - ledger.estimate, WINDOW_SECONDS * 2)
+        delta = actual - ledger.estimate
+        counters.incr_many([(name, delta, WINDOW_SECONDS * 2) for name in ledger.token_keys])
     if call.cost_usd:
         nanos = int(call.cost_usd * NANOS)
-        for name, ttl in ledger.spend_keys:
-            # A key gone from the cache is seeded again from the request log, which
-            # will hold this request: never restart it from zero here.
-            counters.incr(name, nanos, ttl, create=False)
+        # A spend counter gone from the cache is seeded again from the request log,
+        # which will hold this request: never restart it from zero here.
+        counters.incr_many([(name, nanos, ttl) for name, ttl in ledger.spend_keys], create=False)

@@ -46,7 +46,10 @@ def test_counters_on_redis_are_atomic_across_concurrent_clients(redis_db: None) 
     counters = [Counters(cache=redis_cache()) for _ in range(4)]  # four "processes"
 
     def hammer(index: int) -> list[int | None]:
-        return [counters[index % 4].incr("llmproxy:test:shared", 1, 60) for _ in range(50)]
+        mine = counters[index % 4]
+        if index % 2:  # the single increment and the pipelined one
+            return [mine.incr("llmproxy:test:shared", 1, 60) for _ in range(50)]
+        return [mine.incr_many([("llmproxy:test:shared", 1, 60)])[0] for _ in range(50)]
 
     with ThreadPoolExecutor(8) as pool:
         seen = [value for values in pool.map(hammer, range(8)) for value in values]
