@@ -173,3 +173,27 @@ def test_two_server_processes_share_one_budget_through_redis(
         with pytest.raises(openai.RateLimitError) as caught:
             client.chat.completions.create(**ask)
         assert caught.value.body["type"] == "budget_exceeded"  # type: ignore[index]
+
+
+def test_a_spend_counter_missing_from_redis_is_not_restarted_from_zero(redis_db: None) -> None:
+    from proxy.counters import Counters
+
+    counters = Counters(cache=redis_cache())
+    assert counters.incr_many([("llmproxy:test:spend", 5, None)], create=False) == [None]
+    counters.seed("llmproxy:test:spend", 100, None)
+    assert counters.incr_many([("llmproxy:test:spend", 5, None)], create=False) == [105]
+
+
+def test_an_unreachable_redis_answers_unknown_at_once_and_is_skipped_for_a_while() -> None:
+    from django.core.cache.backends.redis import RedisCache
+
+    from proxy.counters import Counters
+
+    counters = Counters(
+        cache=RedisCache("redis://127.0.0.1:9/0", {"OPTIONS": {"socket_connect_timeout": 0.2}})
+    )
+    assert counters.incr_many([("a", 1, 60), ("b", 1, 60)]) == [None, None]
+    assert not counters.available
+    started = time.monotonic()
+    assert counters.get_many(["a"]) is None and counters.incr("a", 1, 60) is None
+    assert time.monotonic() - started < 0.05
