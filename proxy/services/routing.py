@@ -28,11 +28,9 @@ def plan_for_route(route: RouteInfo, rng: random.Random | None = None) -> list[T
     by_priority = sorted(route.targets, key=lambda t: t.priority)
     if route.strategy == "single":
         return by_priority[:1]
-    if route.strategy == "weighted" and by_priority:
-        chooser = rng or random
-        first = chooser.choices(by_priority, weights=[max(t.weight, 0) or 0 for t in by_priority])[
-            0
-        ]
+    weights = [max(t.weight, 0) for t in by_priority]
+    if route.strategy == "weighted" and sum(weights) > 0:  # all zero: plain priority order
+        first = (rng or random).choices(by_priority, weights=weights)[0]
         return [first, *[t for t in by_priority if t is not first]]
     return by_priority
 

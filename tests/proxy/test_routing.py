@@ -244,3 +244,8 @@ def test_single_and_fallback_plans_follow_priority() -> None:
     targets = (target("second", priority=2), target("first", priority=1))
     assert [t.model for t in plan_for_route(route("single", *targets))] == ["first"]
     assert [t.model for t in plan_for_route(route("fallback", *targets))] == ["first", "second"]
+
+
+def test_a_weighted_route_whose_weights_are_all_zero_follows_priority() -> None:
+    zero = route("weighted", target("b", 0, 1), target("a", 0, 0))
+    assert [t.model for t in plan_for_route(zero, random.Random(0))] == ["a", "b"]
