@@ -218,3 +218,24 @@ def test_a_request_refused_upstream_gives_back_its_token_reservation(gateway: Ga
 def test_keys_without_limits_get_no_rate_limit_headers(gateway: Gateway) -> None:
     headers = ask(gateway.openai()).headers
     assert "x-ratelimit-limit-requests" not in headers
+
+
+def test_limit_refusals_render_in_anthropics_error_format_too() -> None:
+    from proxy.errors import render_error
+    from proxy.services.limits import rate_limited
+
+    response = render_error("anthropic", rate_limited("requests", "key", 3, 12.2))
+    assert response.status_code == 429 and response["retry-after"] == "13"
+    assert json.loads(response.content) == {
+        "type": "error",
+        "error": {
+            "type": "rate_limit_error",
+            "message": "Rate limit reached: 3 requests per minute for this key. Try again in 13s.",
+        },
+    }
+
+
+def test_reset_durations_use_openais_format() -> None:
+    from proxy.services.limits import duration
+
+    assert [duration(s) for s in (0.25, 1, 12.2, 65)] == ["250ms", "1s", "13s", "1m5s"]
