@@ -121,6 +121,11 @@ if REDIS_URL:
         "default": {
             "BACKEND": "django.core.cache.backends.redis.RedisCache",
             "LOCATION": REDIS_URL,
+            # Limits read the cache on the request path: a dead Redis must fail fast.
+            "OPTIONS": {
+                "socket_connect_timeout": env.float("REDIS_TIMEOUT", default=0.5),
+                "socket_timeout": env.float("REDIS_TIMEOUT", default=0.5),
+            },
         }
     }
     CHANNEL_LAYERS = {
@@ -130,7 +135,13 @@ if REDIS_URL:
         }
     }
 else:
-    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
+            # Rate-limit windows and spend counters live here: room for many keys.
+            "OPTIONS": {"MAX_ENTRIES": 100_000},
+        }
+    }
     CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
 
 # --- django-q2 --------------------------------------------------------------------
@@ -176,6 +187,21 @@ LOG_BATCH_SIZE = env.int("LOG_BATCH_SIZE", default=200)
 LOG_FLUSH_SECONDS = env.float("LOG_FLUSH_SECONDS", default=0.5)
 LOG_SPILL_DIR = Path(env.str("LOG_SPILL_DIR", default=str(DATA_DIR / "spill")))
 LOG_MAX_BODY_BYTES = env.int("LOG_MAX_BODY_BYTES", default=256 * 1024)
+
+# Routing (docs/routing-and-limits.md): retries of a retryable failure on the same target,
+# exponential backoff base, and the longest wait ever made (Retry-After included; a longer
+# Retry-After moves on to the next target at once).
+ROUTING_RETRIES = env.int("ROUTING_RETRIES", default=0)
+ROUTING_BACKOFF_BASE = env.float("ROUTING_BACKOFF_BASE", default=0.25)
+ROUTING_MAX_RETRY_WAIT = env.float("ROUTING_MAX_RETRY_WAIT", default=5.0)
+# Circuit breaker per target (per process): failures in a row, and cooldown in seconds.
+ROUTING_BREAKER_FAILURES = env.int("ROUTING_BREAKER_FAILURES", default=5)
+ROUTING_BREAKER_COOLDOWN = env.float("ROUTING_BREAKER_COOLDOWN", default=30.0)
+# Budgets when the shared cache is unreachable: false admits requests (fail open),
+# true refuses them with 503. Rate limits always fail open.
+BUDGETS_FAIL_CLOSED = env.bool("BUDGETS_FAIL_CLOSED", default=False)
+# After a cache failure, limits skip the cache for this many seconds.
+LIMITS_CACHE_RETRY_SECONDS = env.float("LIMITS_CACHE_RETRY_SECONDS", default=5.0)
 
 # Provider credentials read at start-up (the variables the official SDKs read).
 OPENAI_API_KEY = env.str("OPENAI_API_KEY", default="")

@@ -23,23 +23,65 @@ from proxy.models import (
     RouteTarget,
     Session,
 )
+from proxy.selectors import spend_against_budget
 from proxy.services.keys import api_key_create, api_key_revoke, api_key_set_state
+
+LIMIT_FIELDS = ("requests_per_minute", "tokens_per_minute", "budget_usd", "budget_period")
+LIMITS_HELP = "Empty fields mean no limit. A key's limits apply on top of its namespace's."
+
+
+class PriceUnknownFilter(admin.SimpleListFilter):
+    title = "price"
+    parameter_name = "price"
+
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
+        return [("unknown", "Price unknown"), ("known", "Priced")]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet[Any]) -> QuerySet[Any]:
+        answered = queryset.filter(status_code__lt=400)
+        if self.value() == "unknown":
+            return answered.filter(cost_usd__isnull=True)
+        if self.value() == "known":
+            return queryset.filter(cost_usd__isnull=False)
+        return queryset
 
 
 @admin.register(Namespace)
 class NamespaceAdmin(admin.ModelAdmin):
-    list_display = ("name", "description", "created_at")
+    list_display = ("name", "description", "requests_per_minute", "tokens_per_minute", "spend")
     search_fields = ("name",)
+    fieldsets = (
+        (None, {"fields": ("name", "description")}),
+        ("Rate limits and budget", {"fields": LIMIT_FIELDS, "description": LIMITS_HELP}),
+    )
+
+    @admin.display(description="Spend against budget")
+    def spend(self, obj: Namespace) -> str:
+        return spend_against_budget("namespace", obj)
 
 
 @admin.register(ApiKey)
 class ApiKeyAdmin(admin.ModelAdmin):
-    list_display = ("name", "namespace", "prefix", "state", "expires_at", "created_at")
+    list_display = ("name", "namespace", "prefix", "state", "expires_at", "spend", "created_at")
     list_filter = ("state", "namespace")
     search_fields = ("name", "prefix", "namespace__name")
-    readonly_fields = ("prefix", "created_at", "revoked_at")
-    fields = ("namespace", "name", "state", "allowed_models", "expires_at", *readonly_fields)
+    readonly_fields = ("prefix", "created_at", "revoked_at", "spend")
+    fieldsets = (
+        (
+            None,
+            {"fields": ("namespace", "name", "state", "allowed_models", "expires_at")},
+        ),
+        (
+            "Rate limits and budget",
+            {"fields": (*LIMIT_FIELDS, "spend"), "description": LIMITS_HELP},
+        ),
+        ("History", {"fields": ("prefix", "created_at", "revoked_at")}),
+    )
     actions = ("suspend", "reactivate", "revoke")
+
+    @admin.display(description="Spend against budget")
+    def spend(self, obj: ApiKey) -> str:
+        return spend_against_budget("key", obj) if obj.pk else ""
 
     def save_model(self, request: HttpRequest, obj: ApiKey, form: Any, change: bool) -> None:
         if change:
@@ -50,6 +92,10 @@ class ApiKeyAdmin(admin.ModelAdmin):
             name=obj.name,
             allowed_models=obj.allowed_models,
             expires_at=obj.expires_at,
+            requests_per_minute=obj.requests_per_minute,
+            tokens_per_minute=obj.tokens_per_minute,
+            budget_usd=obj.budget_usd,
+            budget_period=obj.budget_period,
         )
         obj.pk, obj.prefix, obj.key_hash = issued.key.pk, issued.key.prefix, issued.key.key_hash
         obj.created_at = issued.key.created_at
@@ -119,10 +165,26 @@ class RouteTargetInline(admin.TabularInline):
 
 @admin.register(Route)
 class RouteAdmin(admin.ModelAdmin):
-    list_display = ("alias", "namespace", "strategy", "enabled")
+    list_display = ("alias", "namespace", "strategy", "enabled", "input_usd_per_mtok")
     list_filter = ("strategy", "enabled", "namespace")
     search_fields = ("alias",)
     inlines = (RouteTargetInline,)
+    fieldsets = (
+        (None, {"fields": ("namespace", "alias", "strategy", "enabled")}),
+        (
+            "Price override (USD per million tokens)",
+            {
+                "fields": (
+                    "input_usd_per_mtok",
+                    "output_usd_per_mtok",
+                    "cache_read_usd_per_mtok",
+                    "cache_write_usd_per_mtok",
+                ),
+                "description": "With input and output set, these replace genai-prices for "
+                "this route; empty cache prices fall back to the input price.",
+            },
+        ),
+    )
 
 
 @admin.register(Session)
@@ -162,7 +224,15 @@ class RequestLogAdmin(admin.ModelAdmin):
         "completion_tokens",
         "cost_usd",
     )
-    list_filter = ("status_code", "stream", "api_format", "endpoint", "namespace", "created_at")
+    list_filter = (
+        PriceUnknownFilter,
+        "status_code",
+        "stream",
+        "api_format",
+        "endpoint",
+        "namespace",
+        "created_at",
+    )
     search_fields = ("id", "requested_model", "resolved_model", "session_id", "error_message")
     date_hierarchy = "created_at"
     inlines = (RequestBodyInline,)

@@ -50,6 +50,8 @@ class Call:
     client_disconnected: bool = False
     annotations: dict[str, Any] = field(default_factory=dict)
     response_headers: dict[str, str] = field(default_factory=dict)
+    ledger: Any = None  # what the limits stage reserved (proxy.services.limits.Ledger)
+    accounted: bool = False  # cost computed and limits settled
 
     @property
     def namespace_id(self) -> int | None:

@@ -15,11 +15,64 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
+from decimal import Decimal
 from typing import Any
 
 from django.conf import settings
 
 log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class LimitsInfo:
+    """A key's or a namespace's rate limits and budget (None: no limit)."""
+
+    requests_per_minute: int | None = None
+    tokens_per_minute: int | None = None
+    budget_usd: Decimal | None = None
+    budget_period: str = "month"
+
+
+NO_LIMITS = LimitsInfo()
+
+
+def limits_info_from_row(row: Any) -> LimitsInfo:
+    info = LimitsInfo(
+        requests_per_minute=row.requests_per_minute,
+        tokens_per_minute=row.tokens_per_minute,
+        budget_usd=row.budget_usd,
+        budget_period=row.budget_period,
+    )
+    return NO_LIMITS if info == NO_LIMITS else info
+
+
+@dataclass(frozen=True, slots=True)
+class PriceOverride:
+    """A route's own prices, USD per million tokens."""
+
+    input: Decimal
+    output: Decimal
+    cache_read: Decimal
+    cache_write: Decimal
+
+
+def price_override_from_row(route: Any) -> PriceOverride | None:
+    if route.input_usd_per_mtok is None or route.output_usd_per_mtok is None:
+        return None
+    return PriceOverride(
+        input=route.input_usd_per_mtok,
+        output=route.output_usd_per_mtok,
+        cache_read=(
+            route.input_usd_per_mtok
+            if route.cache_read_usd_per_mtok is None
+            else route.cache_read_usd_per_mtok
+        ),
+        cache_write=(
+            route.input_usd_per_mtok
+            if route.cache_write_usd_per_mtok is None
+            else route.cache_write_usd_per_mtok
+        ),
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,6 +87,8 @@ class KeyInfo:
     expires_at: datetime | None
     key_hash: str = field(default="", repr=False)
     extra: dict[str, Any] = field(default_factory=dict)
+    limits: LimitsInfo = NO_LIMITS
+    namespace_limits: LimitsInfo = NO_LIMITS
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,6 +124,7 @@ class RouteInfo:
     strategy: str
     targets: tuple[TargetInfo, ...]
     extra: dict[str, Any] = field(default_factory=dict)
+    prices: PriceOverride | None = None
 
 
 @dataclass(frozen=True)
@@ -98,6 +154,8 @@ def key_info_from_row(key: Any) -> KeyInfo:
         allowed_models=tuple(key.allowed_models or ()),
         expires_at=key.expires_at,
         key_hash=key.key_hash,
+        limits=limits_info_from_row(key),
+        namespace_limits=limits_info_from_row(key.namespace),
     )
 
 
@@ -155,6 +213,7 @@ def load_snapshot() -> ConfigSnapshot:
             namespace_id=route.namespace_id,
             strategy=route.strategy,
             targets=targets,
+            prices=price_override_from_row(route),
         )
     extra: dict[str, Any] = {}
     for dotted in SNAPSHOT_EXTENSIONS:

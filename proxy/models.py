@@ -13,8 +13,29 @@ from proxy.crypto import decrypt, encrypt
 KEY_PREFIX = "lp-"
 
 
-class Namespace(models.Model):
-    """A team, app or customer. Owns keys, routes and, later, policies and budgets."""
+class Limits(models.Model):
+    """Rate limits and a budget; empty fields mean "no limit". See docs/routing-and-limits.md."""
+
+    class Period(models.TextChoices):
+        DAY = "day"
+        MONTH = "month"
+        TOTAL = "total"
+
+    requests_per_minute = models.PositiveIntegerField(null=True, blank=True)
+    tokens_per_minute = models.PositiveIntegerField(
+        null=True, blank=True, help_text="Prompt and completion tokens together."
+    )
+    budget_usd = models.DecimalField(
+        "budget (USD)", max_digits=16, decimal_places=8, null=True, blank=True
+    )
+    budget_period = models.CharField(max_length=8, choices=Period.choices, default=Period.MONTH)
+
+    class Meta:
+        abstract = True
+
+
+class Namespace(Limits):
+    """A team, app or customer. Owns keys, routes, rate limits and a budget."""
 
     name = models.SlugField(max_length=64, unique=True)
     description = models.TextField(blank=True)
@@ -32,8 +53,11 @@ class ApiKeyQuerySet(models.QuerySet["ApiKey"]):
         return self.exclude(state=ApiKey.State.REVOKED)
 
 
-class ApiKey(models.Model):
-    """A virtual key. Only its SHA-256 is stored; the key itself is shown once."""
+class ApiKey(Limits):
+    """A virtual key. Only its SHA-256 is stored; the key itself is shown once.
+
+    Its own limits and budget apply on top of its namespace's.
+    """
 
     class State(models.TextChoices):
         ACTIVE = "active"
@@ -135,6 +159,20 @@ class Route(models.Model):
     strategy = models.CharField(max_length=16, choices=Strategy.choices, default=Strategy.SINGLE)
     enabled = models.BooleanField(default=True)
     created_at = models.DateTimeField(default=timezone.now)
+    # Price overrides (USD per million tokens). With input and output set, they replace
+    # genai-prices for this route; empty cache prices fall back to the input price.
+    input_usd_per_mtok = models.DecimalField(
+        "input price (USD/M tokens)", max_digits=12, decimal_places=6, null=True, blank=True
+    )
+    output_usd_per_mtok = models.DecimalField(
+        "output price (USD/M tokens)", max_digits=12, decimal_places=6, null=True, blank=True
+    )
+    cache_read_usd_per_mtok = models.DecimalField(
+        "cache read price (USD/M tokens)", max_digits=12, decimal_places=6, null=True, blank=True
+    )
+    cache_write_usd_per_mtok = models.DecimalField(
+        "cache write price (USD/M tokens)", max_digits=12, decimal_places=6, null=True, blank=True
+    )
 
     class Meta:
         ordering = ["alias"]

@@ -1,5 +1,6 @@
 """The per-process runtime: one database thread, the configuration snapshot,
-the request-log writer and the upstream HTTP clients.
+the request-log writer, the upstream HTTP clients, the targets' circuit
+breakers and the handle on the shared limit counters.
 
 It is created once per process by the `proxy` app config and reached through
 `get_runtime()`; nothing else in the project keeps process state.
@@ -9,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import random
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -17,7 +19,9 @@ from typing import Any, TypeVar
 from django.apps import apps
 from django.db import close_old_connections
 
+from proxy.breaker import CircuitBreakers
 from proxy.config import ConfigHolder
+from proxy.counters import Counters
 from proxy.recorder import LogEntry, Recorder
 from proxy.upstream import UpstreamClients
 
@@ -35,6 +39,9 @@ class Runtime:
         self.config = ConfigHolder(self.run_on_db_thread)
         self.recorder = Recorder()
         self.upstream = UpstreamClients()
+        self.breakers = CircuitBreakers()  # per process: see proxy.breaker
+        self.counters = Counters()  # shared through the Django cache
+        self.rng = random.Random()  # weighted routing and retry jitter
         self._missed_keys: dict[str, float] = {}
         self.in_flight = 0
 

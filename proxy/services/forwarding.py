@@ -1,9 +1,9 @@
 """Stages "upstream" and "relay": send the request along the plan, relay the answer.
 
-Targets are tried in the plan's order; a retryable failure (connection error,
-timeout, 429, 5xx) moves on to the next target, a client error does not. A
-stream can only move on before its first byte has reached the client, which
-holds by construction: the response is returned only once an upstream answered.
+The attempts along the plan (retries, fallback, circuit breakers) are in
+`proxy.services.attempts`. A stream can only move on to another target before
+its first byte has reached the client, which holds by construction: the
+response is returned only once an upstream answered.
 
 When the caller's API is not the target's, `services/translating.py` converts
 the request body, the answer and the stream events; same-format calls pass through.
@@ -25,15 +25,15 @@ from django.http import HttpResponse, StreamingHttpResponse
 
 from proxy.call import Call
 from proxy.errors import UpstreamError, stream_error_event
-from proxy.providers import get_adapter
 from proxy.providers.sse import EventSplitter
 from proxy.runtime import Runtime
+from proxy.services.accounting import account
+from proxy.services.attempts import open_upstream
 from proxy.services.translating import (
     caller_body,
     caller_finish_reason,
     stream_translator,
     translated,
-    upstream_request,
 )
 from proxy.upstream import transport_error
 
@@ -42,50 +42,6 @@ log = logging.getLogger(__name__)
 
 def _dumps(body: object) -> bytes:
     return json.dumps(body, separators=(",", ":"), ensure_ascii=False).encode()
-
-
-async def open_upstream(call: Call, runtime: Runtime) -> tuple[httpx.Response, ModuleType]:
-    last_error: UpstreamError | None = None
-    for target in call.plan:
-        adapter = get_adapter(target.provider.kind)
-        request = upstream_request(call, target, adapter)  # translated when formats differ
-        call.target = target
-        started = time.perf_counter()
-        try:
-            response = await runtime.upstream.send(
-                provider=target.provider.name,
-                url=request.url,
-                headers=request.headers,
-                content=_dumps(request.body),
-                timeout=target.timeout_seconds or target.provider.timeout_seconds,
-            )
-        except UpstreamError as error:
-            elapsed = time.perf_counter() - started
-            call.upstream_seconds += elapsed
-            call.attempts.append(
-                {
-                    "target": target.label,
-                    "status": error.upstream_status or error.status,
-                    "error": error.message,
-                    "ms": round(elapsed * 1000, 3),
-                }
-            )
-            error.provider_format = adapter.API_FORMAT  # type: ignore[attr-defined]
-            last_error = error
-            if error.retryable:
-                continue
-            raise
-        call.upstream_seconds += time.perf_counter() - started
-        call.attempts.append(
-            {
-                "target": target.label,
-                "status": response.status_code,
-                "ms": round((time.perf_counter() - started) * 1000, 3),
-            }
-        )
-        return response, adapter
-    assert last_error is not None
-    raise last_error
 
 
 async def forward(call: Call, runtime: Runtime) -> HttpResponse | StreamingHttpResponse:
@@ -177,6 +133,9 @@ async def relay(
             if translator is not None and events is not None and kept_bytes < limit:
                 events.extend(out)  # a translated stream is logged as the caller saw it
                 kept_bytes += sum(len(event) for event in out)
+            if scanner.saw_done:
+                call.usage = scanner.summary.usage
+                account(call, runtime)  # spend counted before the client sees the end
             if out:
                 yield b"".join(out)
         if scanner.error is not None:  # the upstream's error event, already relayed
@@ -214,4 +173,5 @@ async def relay(
         )
         if call.client_disconnected and call.status < 400:
             call.status = 499
+        account(call, runtime)
         runtime.request_ended(call.to_log_entry())

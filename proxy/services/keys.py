@@ -5,6 +5,7 @@ from __future__ import annotations
 import secrets
 from dataclasses import dataclass
 from datetime import datetime
+from decimal import Decimal
 
 from django.db import transaction
 from django.utils import timezone
@@ -35,6 +36,10 @@ def api_key_create(
     name: str,
     allowed_models: list[str] | None = None,
     expires_at: datetime | None = None,
+    requests_per_minute: int | None = None,
+    tokens_per_minute: int | None = None,
+    budget_usd: Decimal | None = None,
+    budget_period: str = ApiKey.Period.MONTH,
 ) -> IssuedKey:
     secret = generate_secret()
     key = ApiKey.objects.create(
@@ -44,6 +49,10 @@ def api_key_create(
         key_hash=ApiKey.hash_secret(secret),
         allowed_models=allowed_models or [],
         expires_at=expires_at,
+        requests_per_minute=requests_per_minute,
+        tokens_per_minute=tokens_per_minute,
+        budget_usd=budget_usd,
+        budget_period=budget_period,
     )
     return IssuedKey(key=key, secret=secret)
 

@@ -19,9 +19,11 @@ from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 from proxy.call import Call
 from proxy.errors import ProxyError, UpstreamError, render_error
 from proxy.runtime import Runtime, get_runtime
+from proxy.services.accounting import account
 from proxy.services.auth import authenticate
 from proxy.services.forwarding import forward
 from proxy.services.intake import take_in
+from proxy.services.limits import enforce_limits
 from proxy.services.routing import resolve, visible_models
 
 log = logging.getLogger(__name__)
@@ -51,10 +53,10 @@ async def handle(request: HttpRequest, *, api_format: str, endpoint: str) -> Res
         take_in(call, request)  # 400, 413
         snapshot = call.snapshot = await runtime.config.current()
         await authenticate(call, snapshot, runtime)  # 401, 403
-        # limits (planned): budgets and rate limits, 429
+        await enforce_limits(call, runtime, body_bytes=len(request.body))  # 429
         # security (planned): input policies block, redact or flag
         # enhance (planned): pattern match, transformation rules, experiments
-        resolve(call, snapshot)  # 403, 404
+        resolve(call, snapshot, runtime.rng)  # 403, 404
         response = await forward(call, runtime)  # upstream, then relay
     except ProxyError as error:
         call.fail(error)
@@ -87,11 +89,14 @@ def error_response(call: Call, error: ProxyError) -> HttpResponse:
 
 
 def finish(call: Call, response: Response, runtime: Runtime) -> Response:
+    streaming = isinstance(response, StreamingHttpResponse) and call.error is None
+    if not streaming:
+        account(call, runtime)  # cost and spend, before the client has the answer
     response["x-llmproxy-request-id"] = call.request_id
     response["x-llmproxy-overhead-ms"] = f"{call.mark_overhead():.3f}"
     for name, value in call.response_headers.items():
         response[name] = value
-    if not isinstance(response, StreamingHttpResponse) or call.error is not None:
+    if not streaming:
         runtime.request_ended(call.to_log_entry())
     return response
 

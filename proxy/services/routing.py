@@ -2,7 +2,11 @@
 
 Resolution order: a route alias (the key's namespace first, then global), then
 `provider/model`, then the default provider with the name as given. A route's
-strategy orders its targets into a plan; the forwarder tries them in turn.
+strategy orders its targets into a plan; `attempts.open_upstream` tries them in turn:
+- single: the first target by priority, alone;
+- fallback: every target, by priority (lower first);
+- weighted: one target drawn by weight first, then the others by priority
+  as fallbacks.
 """
 
 from __future__ import annotations
@@ -24,16 +28,16 @@ def plan_for_route(route: RouteInfo, rng: random.Random | None = None) -> list[T
     by_priority = sorted(route.targets, key=lambda t: t.priority)
     if route.strategy == "single":
         return by_priority[:1]
-    if route.strategy == "weighted" and by_priority:
-        chooser = rng or random
-        first = chooser.choices(by_priority, weights=[max(t.weight, 0) or 0 for t in by_priority])[
-            0
-        ]
+    weights = [max(t.weight, 0) for t in by_priority]
+    if route.strategy == "weighted" and sum(weights) > 0:  # all zero: plain priority order
+        first = (rng or random).choices(by_priority, weights=weights)[0]
         return [first, *[t for t in by_priority if t is not first]]
     return by_priority
 
 
-def resolve(call: Call, snapshot: ConfigSnapshot) -> list[TargetInfo]:
+def resolve(
+    call: Call, snapshot: ConfigSnapshot, rng: random.Random | None = None
+) -> list[TargetInfo]:
     name = call.requested_model
     if not model_allowed(call):
         raise ProxyError(
@@ -46,7 +50,7 @@ def resolve(call: Call, snapshot: ConfigSnapshot) -> list[TargetInfo]:
     route = snapshot.route_for(call.namespace_id, name)
     if route is not None:
         call.route = route
-        plan = plan_for_route(route)
+        plan = plan_for_route(route, rng)
         if not plan:
             raise ProxyError(
                 503, "overloaded", f"Route {name!r} has no enabled target.", code="no_target"

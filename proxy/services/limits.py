@@ -1,0 +1,200 @@
+"""Stage "limits": budgets and rate limits, checked before the request, settled after.
+
+Rate limits are fixed one-minute windows of shared counters (`proxy.counters`):
+- requests: the request is counted first; the one that would exceed the limit
+  is refused (and uncounted), so exactly `requests_per_minute` get through;
+- tokens: the request's estimated prompt tokens are reserved first; a request is
+  admitted while the tokens used in the window (reservations included) are below
+  the limit; after the response the reservation is replaced by the actual usage
+  (prompt + completion tokens).
+Budgets: a request is admitted while the spend of the period is below the budget;
+its actual cost is added to the spend as soon as it is known (end of the response
+or of the stream). Spend lives in the shared cache and is seeded, once per period
+and cache lifetime, from the request log (the durable record).
+
+Both apply to the key and to its namespace. Refusals are 429s in the caller's
+format with `Retry-After`; admitted requests get OpenAI's `x-ratelimit-*` headers.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from decimal import Decimal
+
+from django.conf import settings
+
+from proxy.call import Call
+from proxy.config import NO_LIMITS, KeyInfo, LimitsInfo
+from proxy.counters import Counters
+from proxy.errors import ProxyError
+from proxy.runtime import Runtime
+from proxy.selectors import period_end, period_start, spend_since
+
+WINDOW_SECONDS = 60
+NANOS = Decimal(10**9)  # spend is counted in nano-dollars (integers, for atomic incr)
+BUDGET_TTL = {"day": 2 * 86400, "month": 40 * 86400, "total": None}
+
+
+@dataclass(slots=True)
+class Ledger:
+    """What a request reserved, to settle once its usage and cost are known."""
+
+    estimate: int = 0
+    token_keys: list[str] = field(default_factory=list)
+    spend_keys: list[tuple[str, float | None]] = field(default_factory=list)
+    settled: bool = False
+
+
+def scopes(key: KeyInfo) -> tuple[tuple[str, int, LimitsInfo], ...]:
+    return (("key", key.id, key.limits), ("namespace", key.namespace_id, key.namespace_limits))
+
+
+def duration(seconds: float) -> str:
+    """OpenAI's reset format: `250ms`, `12s`, `1m5s`."""
+    if seconds < 1:
+        return f"{max(1, round(seconds * 1000))}ms"
+    whole = math.ceil(seconds)
+    return f"{whole // 60}m{whole % 60}s" if whole >= 60 else f"{whole}s"
+
+
+def estimate_prompt_tokens(body_bytes: int) -> int:
+    """About four bytes of JSON per token: cheap, and reconciled with the real count after."""
+    return max(1, body_bytes // 4)
+
+
+def rate_limited(what: str, scope: str, limit: int, reset: float) -> ProxyError:
+    return ProxyError(
+        429,
+        "rate_limit",
+        f"Rate limit reached: {limit} {what} per minute for this {scope}. "
+        f"Try again in {duration(reset)}.",
+        code="rate_limit_exceeded",
+        headers={
+            "retry-after": str(math.ceil(reset)),
+            f"x-ratelimit-limit-{what}": str(limit),
+            f"x-ratelimit-remaining-{what}": "0",
+            f"x-ratelimit-reset-{what}": duration(reset),
+        },
+    )
+
+
+def admit_rates(call: Call, counters: Counters, now: float, ledger: Ledger) -> None:
+    """Count the request and reserve its estimated tokens in every applicable window, at once.
+
+    A counter refuses when what was used before this request already reached the
+    limit; on refusal every increment of this request is taken back.
+    """
+    window = int(now // WINDOW_SECONDS)
+    reset = WINDOW_SECONDS - now % WINDOW_SECONDS
+    ttl = WINDOW_SECONDS * 2
+    planned: list[tuple[str, str, int, str, int]] = []  # what, scope, limit, counter, delta
+    for scope, scope_id, limits in scopes(call.key):  # type: ignore[arg-type]
+        if limits.requests_per_minute is not None:
+            name = f"llmproxy:rl:{scope}:{scope_id}:requests:{window}"
+            planned.append(("requests", scope, limits.requests_per_minute, name, 1))
+        if limits.tokens_per_minute is not None:
+            name = f"llmproxy:rl:{scope}:{scope_id}:tokens:{window}"
+            planned.append(("tokens", scope, limits.tokens_per_minute, name, ledger.estimate))
+    if not planned:
+        return
+    values = counters.incr_many([(name, delta, ttl) for _, _, _, name, delta in planned])
+    refusal: ProxyError | None = None
+    tightest: dict[str, tuple[int, int]] = {}
+    counted = []
+    for (what, scope, limit, name, delta), value in zip(planned, values, strict=True):
+        if value is None:
+            continue  # the cache is down: rate limits fail open
+        counted.append((what, name, delta))
+        if value - delta >= limit and refusal is None:
+            refusal = rate_limited(what, scope, limit, reset)
+        remaining = max(0, limit - value)
+        if what not in tightest or remaining < tightest[what][1]:
+            tightest[what] = (limit, remaining)
+    if refusal is not None:
+        counters.incr_many([(name, -delta, ttl) for _, name, delta in counted])
+        raise refusal
+    ledger.token_keys = [name for what, name, _ in counted if what == "tokens"]
+    headers = call.response_headers
+    for what, (limit, remaining) in tightest.items():
+        headers[f"x-ratelimit-limit-{what}"] = str(limit)
+        headers[f"x-ratelimit-remaining-{what}"] = str(remaining)
+        headers[f"x-ratelimit-reset-{what}"] = duration(reset)
+
+
+def budget_key(scope: str, scope_id: int, period: str, start: datetime) -> str:
+    return f"llmproxy:spend:{scope}:{scope_id}:{period}:{int(start.timestamp())}"
+
+
+async def check_budgets(call: Call, runtime: Runtime, ledger: Ledger) -> None:
+    now = datetime.now(UTC)
+    wanted = []
+    for scope, scope_id, limits in scopes(call.key):  # type: ignore[arg-type]
+        if limits.budget_usd is None:
+            continue
+        start = period_start(limits.budget_period, now)
+        name = budget_key(scope, scope_id, limits.budget_period, start)
+        wanted.append((scope, scope_id, limits, start, name))
+        ledger.spend_keys.append((name, BUDGET_TTL[limits.budget_period]))
+    if not wanted:
+        return
+    counters = runtime.counters
+    known = counters.get_many([w[4] for w in wanted])
+    if known is None:
+        if settings.BUDGETS_FAIL_CLOSED:
+            raise ProxyError(
+                503, "overloaded", "Budgets cannot be checked right now.", code="budget_unavailable"
+            )
+        return
+    for scope, scope_id, limits, start, name in wanted:
+        spent = known.get(name)
+        if spent is None:  # first request of the period since the cache started
+            persisted = await runtime.run_on_db_thread(spend_since, scope, scope_id, start)
+            spent = int(persisted * NANOS)
+            counters.seed(name, spent, BUDGET_TTL[limits.budget_period])
+        budget = limits.budget_usd
+        assert budget is not None
+        if spent >= budget * NANOS:
+            end = period_end(limits.budget_period, now)
+            raise ProxyError(
+                429,
+                "budget_exceeded",
+                f"The {limits.budget_period} budget of this {scope} (${budget}) is spent "
+                f"(${Decimal(spent) / NANOS:.6f}).",
+                code="budget_exceeded",
+                headers={"retry-after": str(math.ceil((end - now).total_seconds()))} if end else {},
+            )
+
+
+async def enforce_limits(call: Call, runtime: Runtime, *, body_bytes: int) -> None:
+    """Stage "limits": refuse with a 429, or admit and remember what to settle."""
+    key = call.key
+    if key is None or (key.limits is NO_LIMITS and key.namespace_limits is NO_LIMITS):
+        return
+    ledger = call.ledger = Ledger(estimate=estimate_prompt_tokens(body_bytes))
+    await check_budgets(call, runtime, ledger)
+    admit_rates(call, runtime.counters, time.time(), ledger)
+
+
+def settle_limits(call: Call, runtime: Runtime) -> None:
+    """Replace the token reservation with the actual usage; add the cost to the spend."""
+    ledger = call.ledger
+    if ledger is None or ledger.settled:
+        return
+    ledger.settled = True
+    counters = runtime.counters
+    usage = call.usage
+    if usage.prompt_tokens is None and usage.completion_tokens is None:
+        actual = ledger.estimate if call.status < 400 else 0
+    else:
+        actual = (usage.prompt_tokens or 0) + (usage.completion_tokens or 0)
+    if actual != ledger.estimate:
+        delta = actual - ledger.estimate
+        counters.incr_many([(name, delta, WINDOW_SECONDS * 2) for name in ledger.token_keys])
+    if call.cost_usd:
+        nanos = int(call.cost_usd * NANOS)
+        # A spend counter gone from the cache is seeded again from the request log,
+        # which will hold this request: never restart it from zero here.
+        counters.incr_many([(name, nanos, ttl) for name, ttl in ledger.spend_keys], create=False)
