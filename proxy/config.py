@@ -69,6 +69,8 @@ class RouteInfo:
     strategy: str
     targets: tuple[TargetInfo, ...]
     extra: dict[str, Any] = field(default_factory=dict)
+    cache_enabled: bool = False
+    cache_ttl_seconds: int | None = None
 
 
 @dataclass(frozen=True)
@@ -155,6 +157,8 @@ def load_snapshot() -> ConfigSnapshot:
             namespace_id=route.namespace_id,
             strategy=route.strategy,
             targets=targets,
+            cache_enabled=route.cache_enabled,
+            cache_ttl_seconds=route.cache_ttl_seconds,
         )
     extra: dict[str, Any] = {}
     for dotted in SNAPSHOT_EXTENSIONS:

@@ -24,6 +24,7 @@ from proxy.errors import ProxyError, UpstreamError, stream_error_event
 from proxy.providers import get_adapter
 from proxy.providers.sse import EventSplitter
 from proxy.runtime import Runtime
+from proxy.services.response_cache import remember_stream
 from proxy.upstream import transport_error
 
 log = logging.getLogger(__name__)
@@ -159,6 +160,8 @@ async def relay(
                 if scanner.feed(event):
                     out.append(event)
             if out:
+                if call.cache_events is not None:
+                    call.cache_events.extend(out)
                 yield b"".join(out)
         if splitter.rest().strip() or not scanner.saw_done:
             raise UpstreamError(
@@ -189,4 +192,8 @@ async def relay(
         )
         if call.client_disconnected and call.status < 400:
             call.status = 499
-        runtime.request_ended(call.to_log_entry())
+        try:
+            if finished:
+                await remember_stream(call)  # the response cache keeps completed streams
+        finally:
+            runtime.request_ended(call.to_log_entry())

@@ -1,0 +1,182 @@
+"""Stage "cache lookup" and the store after a successful upstream answer.
+
+An exact-match response cache in the Django cache (Redis when `REDIS_URL` is set,
+local memory otherwise), never the database. A hit replays the stored answer in
+the caller's API format (JSON, or SSE for a streamed request) without calling an
+upstream; it is logged with `annotations["cache"] = "hit"`, `call.cache_hit`
+set and a cost of 0. Only complete successful answers are stored: a 200 JSON
+body, or a stream that ended with its terminal event.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import time
+from collections.abc import AsyncIterator, Callable
+from decimal import Decimal
+from typing import Any, TypeVar
+
+from django.conf import settings
+from django.core.cache import caches
+from django.core.cache.backends.locmem import LocMemCache
+from django.http import HttpResponse, StreamingHttpResponse
+
+from proxy.call import Call
+from proxy.providers import Usage
+from proxy.runtime import Runtime
+from proxy.services.response_cache.formats import replayer_for
+from proxy.services.response_cache.policy import CachePlan, plan_for
+
+log = logging.getLogger(__name__)
+
+HEADER = "x-llmproxy-cache"
+T = TypeVar("T")
+
+
+def _get(key: str) -> Any:
+    return caches[settings.RESPONSE_CACHE_ALIAS].get(key)
+
+
+def _set(key: str, entry: dict[str, Any], ttl: int) -> None:
+    caches[settings.RESPONSE_CACHE_ALIAS].set(key, entry, ttl)
+
+
+async def _cache_io(fn: Callable[..., T], *args: Any) -> T | None:
+    """Run a cache call without blocking the event loop on network I/O; never raise."""
+    try:
+        if isinstance(caches[settings.RESPONSE_CACHE_ALIAS], LocMemCache):
+            return fn(*args)  # in-process dict: cheaper than a thread hop
+        return await asyncio.to_thread(fn, *args)
+    except Exception:  # the cache is down: serve from upstream, do not fail the request
+        log.warning("response cache unavailable", exc_info=True)
+        return None
+
+
+async def cache_lookup(call: Call, runtime: Runtime) -> HttpResponse | StreamingHttpResponse | None:
+    """The stored answer to this request, replayed; None when it must go upstream."""
+    if replayer_for(call.api_format) is None:
+        return None
+    plan = plan_for(call)
+    if plan is None:
+        return None
+    entry = await _cache_io(_get, plan.key) if plan.lookup else None
+    if isinstance(entry, dict) and _fresh_enough(entry, plan):
+        return replay(call, entry, runtime)
+    call.cache_plan = plan
+    if call.stream:
+        call.cache_events = []
+    call.annotations["cache"] = "miss"
+    call.response_headers[HEADER] = "miss"
+    return None
+
+
+def _fresh_enough(entry: dict[str, Any], plan: CachePlan) -> bool:
+    if plan.max_age is None:
+        return True
+    return time.time() - float(entry.get("stored_at", 0)) <= plan.max_age
+
+
+def replay(
+    call: Call, entry: dict[str, Any], runtime: Runtime
+) -> HttpResponse | StreamingHttpResponse:
+    replayer = replayer_for(call.api_format)
+    assert replayer is not None
+    raw: bytes = entry["raw"]
+    call.cache_hit = True
+    call.cost_usd = Decimal(0)
+    call.usage = Usage(*entry.get("usage", ()))
+    call.finish_reason = entry.get("finish_reason", "")
+    call.annotations["cache"] = "hit"
+    call.annotations["cache_source"] = {
+        "request_id": entry.get("request_id", ""),
+        "served_by": entry.get("served_by", ""),
+        "age_seconds": round(time.time() - float(entry.get("stored_at", 0)), 3),
+    }
+    call.response_headers[HEADER] = "hit"
+    body = json.loads(raw)
+    if not call.stream:
+        call.response_body = body
+        return HttpResponse(raw, status=200, content_type="application/json")
+    events = replayer.replay_stream(body, include_usage=call.client_wants_usage)
+    call.stream_format = call.api_format
+    call.stream_events = list(events) if settings.LOG_BODIES != "off" else None
+    response = StreamingHttpResponse(
+        _relay_replay(call, events, runtime), content_type="text/event-stream"
+    )
+    response["cache-control"] = "no-cache"
+    response["x-accel-buffering"] = "no"
+    return response
+
+
+async def _relay_replay(call: Call, events: list[bytes], runtime: Runtime) -> AsyncIterator[bytes]:
+    call.first_byte_at = time.perf_counter()
+    try:
+        yield b"".join(events)
+    except (asyncio.CancelledError, GeneratorExit):
+        call.client_disconnected = True
+        call.status = 499
+        raise
+    finally:
+        runtime.request_ended(call.to_log_entry())
+
+
+async def remember_response(call: Call, response: HttpResponse | StreamingHttpResponse) -> None:
+    """Store a complete, successful non-streamed answer (streams store as they end)."""
+    try:
+        await _remember_response(call, response)
+    except Exception:  # a store that fails must not fail the answer already in hand
+        log.exception("request %s: the response cache could not store it", call.request_id)
+        call.annotations["cache_store"] = "failed"
+
+
+async def _remember_response(call: Call, response: HttpResponse | StreamingHttpResponse) -> None:
+    plan = call.cache_plan
+    if plan is None or call.stream or call.error is not None or call.cache_hit:
+        return
+    if isinstance(response, StreamingHttpResponse) or response.status_code != 200:
+        return
+    await _store(call, plan, response.content)
+
+
+async def remember_stream(call: Call) -> None:
+    """Store a stream that completed: its client-bound events rebuilt into one answer."""
+    try:
+        await _remember_stream(call)
+    except Exception:
+        log.exception("request %s: the response cache could not store it", call.request_id)
+        call.annotations["cache_store"] = "failed"
+
+
+async def _remember_stream(call: Call) -> None:
+    plan = call.cache_plan
+    replayer = replayer_for(call.api_format)
+    if plan is None or replayer is None or call.error is not None or not call.cache_events:
+        return
+    body = replayer.body_from_stream(call.cache_events, call.usage)
+    call.cache_events = None
+    if body is not None:
+        await _store(call, plan, json.dumps(body, separators=(",", ":")).encode())
+
+
+async def _store(call: Call, plan: CachePlan, raw: bytes) -> None:
+    if len(raw) > settings.RESPONSE_CACHE_MAX_ENTRY_BYTES:
+        call.annotations["cache_store"] = "too_large"
+        return
+    usage = call.usage
+    entry = {
+        "raw": raw,
+        "usage": (
+            usage.prompt_tokens,
+            usage.completion_tokens,
+            usage.cached_tokens,
+            usage.cache_write_tokens,
+        ),
+        "finish_reason": call.finish_reason,
+        "stored_at": time.time(),
+        "request_id": call.request_id,
+        "served_by": call.target.label if call.target else "",
+    }
+    await _cache_io(_set, plan.key, entry, plan.ttl_seconds)
+    call.annotations["cache_store"] = "stored"
