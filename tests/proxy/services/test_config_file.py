@@ -341,3 +341,34 @@ def test_a_dry_run_reports_and_writes_nothing(tmp_path: Path) -> None:
     assert "routes: 2 created" in output and "Dry run" in output
     assert "lp-" not in output
     assert not Route.objects.exists() and not ApiKey.objects.exists()
+
+
+def test_a_route_applied_from_a_file_serves_requests_with_its_cache(
+    gateway: Any, tmp_path: Path
+) -> None:
+    text = (
+        "routes:\n"
+        "  - alias: from-file\n"
+        f"    namespace: {gateway.namespace.name}\n"
+        "    cache_enabled: true\n"
+        "    targets:\n"
+        "      - {provider: fake, model: upstream-model}\n"
+    )
+    apply(write(tmp_path, text))
+    client = gateway.openai()
+    messages = [{"role": "user", "content": "configured"}]
+    first = client.chat.completions.with_raw_response.create(model="from-file", messages=messages)
+    second = client.chat.completions.with_raw_response.create(model="from-file", messages=messages)
+    assert first.headers["x-llmproxy-cache"] == "miss"
+    assert second.headers["x-llmproxy-cache"] == "hit"
+    assert [r["json"]["model"] for r in gateway.fake.requests] == ["upstream-model"]
+
+
+@pytest.mark.django_db
+def test_an_empty_api_key_removes_the_stored_key(tmp_path: Path) -> None:
+    apply(write(tmp_path, FULL))
+    output = apply(write(tmp_path, FULL.replace("env:TEST_OPENAI_KEY", "''")))
+    assert "updated provider openai (api_key)" in output
+    provider = Provider.objects.get(name="openai")
+    assert provider.get_api_key() == "" and provider.api_key_env == ""
+    assert "api_key: null" in export()
