@@ -85,7 +85,10 @@ def check(loaded: LoadedConfig, environ: Mapping[str, str]) -> None:
     """Every problem a write would hit, found before anything is written."""
     config, where = loaded.config, loaded.where
     problems = []
+    existing = set(Provider.objects.values_list("name", flat=True))
     for i, provider in enumerate(config.providers):
+        if provider.name not in existing and not provider.base_url:
+            problems.append(f"{where(('providers', i, 'name'))}: a new provider needs a base_url")
         value = provider.api_key or ""
         if value.startswith(ENV_PREFIX) and value[len(ENV_PREFIX) :] not in environ:
             problems.append(
@@ -93,7 +96,7 @@ def check(loaded: LoadedConfig, environ: Mapping[str, str]) -> None:
                 f"{value[len(ENV_PREFIX) :]!r} is not set"
             )
     providers = {p.name for p in config.providers}
-    providers |= set(Provider.objects.values_list("name", flat=True))
+    providers |= existing
     namespaces = {n.name for n in config.namespaces}
     namespaces |= set(Namespace.objects.values_list("name", flat=True))
     for i, route in enumerate(config.routes):

@@ -39,7 +39,7 @@ class ProviderSpec(Spec):
 
     name: str = Field(pattern=SLUG, max_length=64)
     kind: str = "openai"
-    base_url: str = Field(max_length=500)
+    base_url: str = Field(default="", max_length=500, description="Required for a new provider.")
     api_key: str | None = Field(
         default=None,
         description=f"`env:VAR`, the key itself, or {PLACEHOLDER!r} (left as it is).",
@@ -64,7 +64,7 @@ class ProviderSpec(Spec):
     @field_validator("base_url")
     @classmethod
     def http_url(cls, url: str) -> str:
-        if not url.startswith(("http://", "https://")):
+        if url and not url.startswith(("http://", "https://")):
             raise ValueError("base_url must start with http:// or https://")
         return url
 

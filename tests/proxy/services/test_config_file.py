@@ -372,3 +372,16 @@ def test_an_empty_api_key_removes_the_stored_key(tmp_path: Path) -> None:
     provider = Provider.objects.get(name="openai")
     assert provider.get_api_key() == "" and provider.api_key_env == ""
     assert "api_key: null" in export()
+
+
+@pytest.mark.django_db
+def test_a_new_provider_needs_a_base_url_but_an_update_does_not(tmp_path: Path) -> None:
+    with pytest.raises(
+        CommandError,
+        match=r"llmproxy.yaml:2: providers\[0\]\.name: a new provider needs a base_url",
+    ):
+        apply(write(tmp_path, "providers:\n  - name: fresh\n    enabled: false\n"))
+    apply(write(tmp_path, FULL))
+    apply(write(tmp_path, "providers:\n  - name: local\n    enabled: false\n"))
+    local = Provider.objects.get(name="local")
+    assert not local.enabled and local.base_url == "http://127.0.0.1:11434/v1"

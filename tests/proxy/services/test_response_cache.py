@@ -287,3 +287,18 @@ def test_a_truncated_stream_is_not_cached(gateway: Gateway, cached_route: Any) -
     response = ask(client)
     assert response.headers["x-llmproxy-cache"] == "miss"
     assert len(gateway.fake.requests) == 3
+
+
+def test_embeddings_are_cached_apart_from_chat(gateway: Gateway, cached_route: Any) -> None:
+    client = gateway.openai()
+    first = client.embeddings.with_raw_response.create(model="cached", input="hello cache")
+    second = client.embeddings.with_raw_response.create(model="cached", input="hello cache")
+    assert first.headers["x-llmproxy-cache"] == "miss"
+    assert second.headers["x-llmproxy-cache"] == "hit"
+    assert second.parse().data[0].embedding == first.parse().data[0].embedding
+    assert (
+        ask(client, messages=[{"role": "user", "content": "hello cache"}]).headers[
+            "x-llmproxy-cache"
+        ]
+        == "miss"
+    )
