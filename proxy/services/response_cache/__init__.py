@@ -49,8 +49,9 @@ def _get(key: str) -> Any:
     return backend(settings.RESPONSE_CACHE_ALIAS).get(key)
 
 
-def _set(key: str, entry: dict[str, Any], ttl: int) -> None:
+def _set(key: str, entry: dict[str, Any], ttl: int) -> bool:
     backend(settings.RESPONSE_CACHE_ALIAS).set(key, entry, ttl)
+    return True
 
 
 async def _cache_io(fn: Callable[..., T], *args: Any) -> T | None:
@@ -72,8 +73,9 @@ async def cache_lookup(call: Call, runtime: Runtime) -> HttpResponse | Streaming
     if plan is None:
         return None
     entry = await _cache_io(_get, plan.key) if plan.lookup else None
-    if isinstance(entry, dict) and _fresh_enough(entry, plan):
-        return replay(call, entry, runtime)
+    body = _usable_body(entry, plan)
+    if body is not None:
+        return replay(call, entry, body, runtime)
     call.cache_plan = plan
     if call.stream:
         call.cache_events = []
@@ -82,14 +84,20 @@ async def cache_lookup(call: Call, runtime: Runtime) -> HttpResponse | Streaming
     return None
 
 
-def _fresh_enough(entry: dict[str, Any], plan: CachePlan) -> bool:
-    if plan.max_age is None:
-        return True
-    return time.time() - float(entry.get("stored_at", 0)) <= plan.max_age
+def _usable_body(entry: Any, plan: CachePlan) -> Any:
+    """The stored body when the entry is sound and young enough for the caller, else None."""
+    if not isinstance(entry, dict) or not isinstance(entry.get("raw"), bytes):
+        return None
+    if plan.max_age is not None and time.time() - float(entry.get("stored_at", 0)) > plan.max_age:
+        return None
+    try:
+        return json.loads(entry["raw"])
+    except ValueError:
+        return None
 
 
 def replay(
-    call: Call, entry: dict[str, Any], runtime: Runtime
+    call: Call, entry: dict[str, Any], body: Any, runtime: Runtime
 ) -> HttpResponse | StreamingHttpResponse:
     replayer = replayer_for(call.api_format)
     assert replayer is not None
@@ -105,7 +113,6 @@ def replay(
         "age_seconds": round(time.time() - float(entry.get("stored_at", 0)), 3),
     }
     call.response_headers[HEADER] = "hit"
-    body = json.loads(raw)
     if not call.stream:
         call.response_body = body
         return HttpResponse(raw, status=200, content_type="application/json")
@@ -188,5 +195,5 @@ async def _store(call: Call, plan: CachePlan, raw: bytes) -> None:
         "request_id": call.request_id,
         "served_by": call.target.label if call.target else "",
     }
-    await _cache_io(_set, plan.key, entry, plan.ttl_seconds)
-    call.annotations["cache_store"] = "stored"
+    stored = await _cache_io(_set, plan.key, entry, plan.ttl_seconds)
+    call.annotations["cache_store"] = "stored" if stored else "failed"

@@ -9,6 +9,7 @@ from typing import Any
 
 import httpx
 import openai
+import pytest
 
 from tests.conftest import Gateway, make_key
 
@@ -302,3 +303,42 @@ def test_embeddings_are_cached_apart_from_chat(gateway: Gateway, cached_route: A
         ]
         == "miss"
     )
+
+
+def test_a_cache_that_is_down_never_fails_the_request(
+    gateway: Gateway, cached_route: Any, monkeypatch: Any
+) -> None:
+    import proxy.services.response_cache as response_cache
+
+    def broken(*args: Any) -> Any:
+        raise ConnectionError("cache down")
+
+    monkeypatch.setattr(response_cache, "_get", broken)
+    monkeypatch.setattr(response_cache, "_set", broken)
+    client = gateway.openai()
+    for _ in range(2):
+        response = ask(client)
+        assert response.headers["x-llmproxy-cache"] == "miss"
+        assert response.parse().choices[0].message.content == "echo: hello cache"
+    assert len(gateway.fake.requests) == 2
+    text, _ = streamed_text(
+        client.chat.completions.create(model="cached", messages=HELLO, stream=True)
+    )
+    assert text == "echo: hello cache"
+    logs = gateway.logs(3)
+    assert all(log.status_code == 200 for log in logs)
+    assert all(log.annotations["cache_store"] == "failed" for log in logs)
+
+
+@pytest.mark.parametrize(
+    "damaged", [{"raw": b"{not json", "stored_at": 0}, {"raw": "text"}, "not an entry"]
+)
+def test_a_damaged_entry_is_a_miss(
+    gateway: Gateway, cached_route: Any, monkeypatch: Any, damaged: Any
+) -> None:
+    import proxy.services.response_cache as response_cache
+
+    monkeypatch.setattr(response_cache, "_get", lambda key: damaged)
+    response = ask(gateway.openai())
+    assert response.headers["x-llmproxy-cache"] == "miss"
+    assert response.parse().choices[0].message.content == "echo: hello cache"
