@@ -74,7 +74,7 @@ async def cache_lookup(call: Call, runtime: Runtime) -> HttpResponse | Streaming
         return None
     entry = await _cache_io(_get, plan.key) if plan.lookup else None
     body = _usable_body(entry, plan)
-    if body is not None:
+    if isinstance(entry, dict) and body is not None:
         return replay(call, entry, body, runtime)
     call.cache_plan = plan
     if call.stream:
