@@ -53,7 +53,7 @@ class Call:
     # costs nothing: the cost stage must leave `cost_usd` at 0 when `cache_hit` is set.
     cache_hit: bool = False
     cache_plan: Any = None  # a CachePlan when this request may be stored
-    cache_events: list[bytes] | None = None  # the client-bound events of a stream to store
+    cache_capture: Any = None  # a StreamCapture: the client-bound events of a stream to store
     response_headers: dict[str, str] = field(default_factory=dict)
 
     @property

@@ -160,8 +160,8 @@ async def relay(
                 if scanner.feed(event):
                     out.append(event)
             if out:
-                if call.cache_events is not None:
-                    call.cache_events.extend(out)
+                if call.cache_capture is not None:
+                    call.cache_capture.add(out)
                 yield b"".join(out)
         if splitter.rest().strip() or not scanner.saw_done:
             raise UpstreamError(

@@ -78,7 +78,7 @@ async def cache_lookup(call: Call, runtime: Runtime) -> HttpResponse | Streaming
         return replay(call, entry, body, runtime)
     call.cache_plan = plan
     if call.stream:
-        call.cache_events = []
+        call.cache_capture = StreamCapture(settings.RESPONSE_CACHE_MAX_ENTRY_BYTES)
     call.annotations["cache"] = "miss"
     call.response_headers[HEADER] = "miss"
     return None
@@ -157,6 +157,27 @@ async def _remember_response(call: Call, response: HttpResponse | StreamingHttpR
     await _store(call, plan, response.content)
 
 
+class StreamCapture:
+    """The events a stream sent its client, kept for the cache up to a size limit."""
+
+    __slots__ = ("events", "limit", "size", "too_large")
+
+    def __init__(self, limit: int) -> None:
+        self.events: list[bytes] = []
+        self.limit = limit
+        self.size = 0
+        self.too_large = False
+
+    def add(self, events: list[bytes]) -> None:
+        if self.too_large:
+            return
+        self.size += sum(len(event) for event in events)
+        if self.size > self.limit:
+            self.too_large, self.events = True, []
+        else:
+            self.events.extend(events)
+
+
 async def remember_stream(call: Call) -> None:
     """Store a stream that completed: its client-bound events rebuilt into one answer."""
     try:
@@ -169,10 +190,14 @@ async def remember_stream(call: Call) -> None:
 async def _remember_stream(call: Call) -> None:
     plan = call.cache_plan
     replayer = replayer_for(call.api_format)
-    if plan is None or replayer is None or call.error is not None or not call.cache_events:
+    capture = call.cache_capture
+    call.cache_capture = None
+    if plan is None or replayer is None or call.error is not None or capture is None:
         return
-    body = replayer.body_from_stream(call.cache_events, call.usage)
-    call.cache_events = None
+    if capture.too_large:
+        call.annotations["cache_store"] = "too_large"
+        return
+    body = replayer.body_from_stream(capture.events, call.usage)
     if body is not None:
         await _store(call, plan, json.dumps(body, separators=(",", ":")).encode())
 

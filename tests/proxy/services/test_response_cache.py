@@ -342,3 +342,17 @@ def test_a_damaged_entry_is_a_miss(
     response = ask(gateway.openai())
     assert response.headers["x-llmproxy-cache"] == "miss"
     assert response.parse().choices[0].message.content == "echo: hello cache"
+
+
+def test_a_stream_over_the_size_limit_is_not_stored(
+    gateway: Gateway, cached_route: Any, settings: Any
+) -> None:
+    settings.RESPONSE_CACHE_MAX_ENTRY_BYTES = 300
+    gateway.fake.then(reply="a long answer " * 20)
+    client = gateway.openai()
+    text, _ = streamed_text(
+        client.chat.completions.create(model="cached", messages=HELLO, stream=True)
+    )
+    assert text.startswith("a long answer")
+    assert ask(client, stream=False).headers["x-llmproxy-cache"] == "miss"
+    assert gateway.logs(2)[-1].annotations["cache_store"] == "too_large"
