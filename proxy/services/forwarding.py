@@ -24,7 +24,7 @@ from proxy.errors import ProxyError, UpstreamError, stream_error_event
 from proxy.providers import get_adapter
 from proxy.providers.sse import EventSplitter
 from proxy.runtime import Runtime
-from proxy.services.response_cache import remember_stream
+from proxy.services.response_cache import keep_for_cache
 from proxy.upstream import transport_error
 
 log = logging.getLogger(__name__)
@@ -160,8 +160,8 @@ async def relay(
                 if scanner.feed(event):
                     out.append(event)
             if out:
-                if call.cache_capture is not None:
-                    call.cache_capture.add(out)
+                if call.cache_capture is not None:  # stored before [DONE] reaches the client
+                    await keep_for_cache(call, out, scanner.saw_done, scanner.summary.usage)
                 yield b"".join(out)
         if splitter.rest().strip() or not scanner.saw_done:
             raise UpstreamError(
@@ -192,8 +192,4 @@ async def relay(
         )
         if call.client_disconnected and call.status < 400:
             call.status = 499
-        try:
-            if finished:
-                await remember_stream(call)  # the response cache keeps completed streams
-        finally:
-            runtime.request_ended(call.to_log_entry())
+        runtime.request_ended(call.to_log_entry())

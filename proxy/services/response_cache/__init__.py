@@ -5,7 +5,8 @@ local memory otherwise), never the database. A hit replays the stored answer in
 the caller's API format (JSON, or SSE for a streamed request) without calling an
 upstream; it is logged with `annotations["cache"] = "hit"`, `call.cache_hit`
 set and a cost of 0. Only complete successful answers are stored: a 200 JSON
-body, or a stream that ended with its terminal event.
+body, or a stream that reached its terminal event (stored just before that event
+is relayed).
 """
 
 from __future__ import annotations
@@ -154,7 +155,7 @@ async def _remember_response(call: Call, response: HttpResponse | StreamingHttpR
         return
     if isinstance(response, StreamingHttpResponse) or response.status_code != 200:
         return
-    await _store(call, plan, response.content)
+    await _store(call, plan, response.content, call.usage)
 
 
 class StreamCapture:
@@ -178,35 +179,41 @@ class StreamCapture:
             self.events.extend(events)
 
 
-async def remember_stream(call: Call) -> None:
-    """Store a stream that completed: its client-bound events rebuilt into one answer."""
+async def keep_for_cache(call: Call, events: list[bytes], done: bool, usage: Usage) -> None:
+    """Keep a stream's client-bound events; once its terminal event is among them, store
+    the assembled answer, before that event is relayed: a client that closes the moment it
+    has it (the `openai` SDK does) still leaves a complete stream stored."""
+    capture = call.cache_capture
+    if capture is None:
+        return
+    capture.add(events)
+    if not done:
+        return
+    call.cache_capture = None
     try:
-        await _remember_stream(call)
-    except Exception:
+        await _remember_stream(call, capture, usage)
+    except Exception:  # a store that fails must not break the stream
         log.exception("request %s: the response cache could not store it", call.request_id)
         call.annotations["cache_store"] = "failed"
 
 
-async def _remember_stream(call: Call) -> None:
+async def _remember_stream(call: Call, capture: StreamCapture, usage: Usage) -> None:
     plan = call.cache_plan
     replayer = replayer_for(call.api_format)
-    capture = call.cache_capture
-    call.cache_capture = None
-    if plan is None or replayer is None or call.error is not None or capture is None:
+    if plan is None or replayer is None or call.error is not None:
         return
     if capture.too_large:
         call.annotations["cache_store"] = "too_large"
         return
-    body = replayer.body_from_stream(capture.events, call.usage)
+    body = replayer.body_from_stream(capture.events, usage)
     if body is not None:
-        await _store(call, plan, json.dumps(body, separators=(",", ":")).encode())
+        await _store(call, plan, json.dumps(body, separators=(",", ":")).encode(), usage)
 
 
-async def _store(call: Call, plan: CachePlan, raw: bytes) -> None:
+async def _store(call: Call, plan: CachePlan, raw: bytes, usage: Usage) -> None:
     if len(raw) > settings.RESPONSE_CACHE_MAX_ENTRY_BYTES:
         call.annotations["cache_store"] = "too_large"
         return
-    usage = call.usage
     entry = {
         "raw": raw,
         "usage": (

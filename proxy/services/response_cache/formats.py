@@ -2,7 +2,7 @@
 
 A format module provides, for a response in its own API format:
 - `body_from_stream(events, usage) -> dict | None`: the whole response rebuilt from
-  the client-bound SSE events of a completed stream (None: cannot be stored);
+  the client-bound SSE events of a stream up to its terminal event (None: do not store);
 - `replay_stream(body, *, include_usage) -> list[bytes]`: the SSE events that
   stream the stored body again, ending as that format's streams end.
 """

@@ -8,6 +8,7 @@ from typing import Any
 
 from proxy.providers import Usage
 from proxy.providers.openai_compat import assemble_stream
+from proxy.providers.sse import event_data, event_json
 
 DONE = b"data: [DONE]\n\n"
 
@@ -36,6 +37,9 @@ def usage_dict(usage: Usage) -> dict[str, Any] | None:
 
 
 def body_from_stream(events: list[bytes], usage: Usage) -> dict[str, Any] | None:
+    """The `chat.completion` a stream amounts to; None when an event was not valid JSON."""
+    if any(event_json(e) is None and event_data(e) not in (b"", b"[DONE]") for e in events):
+        return None
     body = assemble_stream(events)
     body.pop("text", None)
     if not body["choices"]:

@@ -273,7 +273,7 @@ def test_tool_calls_replay_in_a_stream(gateway: Gateway, cached_route: Any) -> N
     assert len(gateway.fake.requests) == 1
 
 
-def test_a_truncated_stream_is_not_cached(gateway: Gateway, cached_route: Any) -> None:
+def test_a_truncated_or_malformed_stream_is_not_cached(gateway: Gateway, cached_route: Any) -> None:
     gateway.fake.then(omit_done=True)
     client = gateway.openai()
     try:
@@ -285,9 +285,17 @@ def test_a_truncated_stream_is_not_cached(gateway: Gateway, cached_route: Any) -
         streamed_text(client.chat.completions.create(model="cached", messages=HELLO, stream=True))
     except openai.APIError:
         pass
+    gateway.fake.then(malformed_chunk=True)
+    with httpx.stream(
+        "POST",
+        gateway.v1 + "/chat/completions",
+        json={"model": "cached", "messages": HELLO, "stream": True},
+        headers={"authorization": f"Bearer {gateway.key}"},
+    ) as malformed:
+        assert list(malformed.iter_lines())[-2:] == ["data: [DONE]", ""]
     response = ask(client)
     assert response.headers["x-llmproxy-cache"] == "miss"
-    assert len(gateway.fake.requests) == 3
+    assert len(gateway.fake.requests) == 4
 
 
 def test_embeddings_are_cached_apart_from_chat(gateway: Gateway, cached_route: Any) -> None:
