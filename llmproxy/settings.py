@@ -187,6 +187,11 @@ LOG_BATCH_SIZE = env.int("LOG_BATCH_SIZE", default=200)
 LOG_FLUSH_SECONDS = env.float("LOG_FLUSH_SECONDS", default=0.5)
 LOG_SPILL_DIR = Path(env.str("LOG_SPILL_DIR", default=str(DATA_DIR / "spill")))
 LOG_MAX_BODY_BYTES = env.int("LOG_MAX_BODY_BYTES", default=256 * 1024)
+# Exact-match response cache (docs/cache.md): opted into per route or per request.
+RESPONSE_CACHE_ALIAS = env.str("RESPONSE_CACHE_ALIAS", default="default")
+RESPONSE_CACHE_DEFAULT_TTL_SECONDS = env.int("RESPONSE_CACHE_DEFAULT_TTL_SECONDS", default=3600)
+RESPONSE_CACHE_MAX_TTL_SECONDS = env.int("RESPONSE_CACHE_MAX_TTL_SECONDS", default=7 * 24 * 3600)
+RESPONSE_CACHE_MAX_ENTRY_BYTES = env.int("RESPONSE_CACHE_MAX_ENTRY_BYTES", default=1024 * 1024)
 
 # Routing (docs/routing-and-limits.md): retries of a retryable failure on the same target,
 # exponential backoff base, and the longest wait ever made (Retry-After included; a longer

@@ -150,11 +150,12 @@ class ProviderAdmin(admin.ModelAdmin):
     form = ProviderForm
     list_display = ("name", "kind", "base_url", "api_key_hint", "is_default", "enabled")
     list_filter = ("kind", "enabled")
-    readonly_fields = ("api_key_hint", "from_environment")
+    readonly_fields = ("api_key_hint", "api_key_env", "from_environment")
 
     def save_model(self, request: HttpRequest, obj: Provider, form: Any, change: bool) -> None:
         if form.cleaned_data.get("api_key"):
             obj.set_api_key(form.cleaned_data["api_key"])
+            obj.api_key_env = ""  # typed in: no longer the config file's `env:` reference
         super().save_model(request, obj, form, change)
 
 
@@ -165,8 +166,15 @@ class RouteTargetInline(admin.TabularInline):
 
 @admin.register(Route)
 class RouteAdmin(admin.ModelAdmin):
-    list_display = ("alias", "namespace", "strategy", "enabled", "input_usd_per_mtok")
-    list_filter = ("strategy", "enabled", "namespace")
+    list_display = (
+        "alias",
+        "namespace",
+        "strategy",
+        "enabled",
+        "cache_enabled",
+        "input_usd_per_mtok",
+    )
+    list_filter = ("strategy", "enabled", "cache_enabled", "namespace")
     search_fields = ("alias",)
     inlines = (RouteTargetInline,)
     fieldsets = (

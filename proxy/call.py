@@ -49,6 +49,11 @@ class Call:
     stream_format: str = ""
     client_disconnected: bool = False
     annotations: dict[str, Any] = field(default_factory=dict)
+    # Response cache: set by `proxy.services.cache`. A hit never reached an upstream and
+    # costs nothing: the cost stage must leave `cost_usd` at 0 when `cache_hit` is set.
+    cache_hit: bool = False
+    cache_plan: Any = None  # a CachePlan when this request may be stored
+    cache_capture: Any = None  # a StreamCapture: the client-bound events of a stream to store
     response_headers: dict[str, str] = field(default_factory=dict)
     ledger: Any = None  # what the limits stage reserved (proxy.services.limits.Ledger)
     accounted: bool = False  # cost computed and limits settled

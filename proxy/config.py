@@ -125,6 +125,8 @@ class RouteInfo:
     targets: tuple[TargetInfo, ...]
     extra: dict[str, Any] = field(default_factory=dict)
     prices: PriceOverride | None = None
+    cache_enabled: bool = False
+    cache_ttl_seconds: int | None = None
 
 
 @dataclass(frozen=True)
@@ -214,6 +216,8 @@ def load_snapshot() -> ConfigSnapshot:
             strategy=route.strategy,
             targets=targets,
             prices=price_override_from_row(route),
+            cache_enabled=route.cache_enabled,
+            cache_ttl_seconds=route.cache_ttl_seconds,
         )
     extra: dict[str, Any] = {}
     for dotted in SNAPSHOT_EXTENSIONS:

@@ -29,6 +29,7 @@ from proxy.providers.sse import EventSplitter
 from proxy.runtime import Runtime
 from proxy.services.accounting import account
 from proxy.services.attempts import open_upstream
+from proxy.services.response_cache import keep_for_cache
 from proxy.services.translating import (
     caller_body,
     caller_finish_reason,
@@ -137,6 +138,8 @@ async def relay(
                 call.usage = scanner.summary.usage
                 account(call, runtime)  # spend counted before the client sees the end
             if out:
+                if call.cache_capture is not None:  # stored before [DONE] reaches the client
+                    await keep_for_cache(call, out, scanner.saw_done, scanner.summary.usage)
                 yield b"".join(out)
         if scanner.error is not None:  # the upstream's error event, already relayed
             call.fail(error_in_stream(call, scanner.error))
@@ -158,8 +161,11 @@ async def relay(
         call.fail(broken)
         yield stream_error_event(call.api_format, broken)
     except (asyncio.CancelledError, GeneratorExit):
-        call.client_disconnected = True
-        call.annotations["client_disconnected_after_ms"] = round(call.elapsed_ms(), 3)
+        # A client that hangs up once it has read the end of the stream (the SDKs
+        # close right after [DONE]) got the whole answer: that is not a disconnect.
+        if not scanner.saw_done:
+            call.client_disconnected = True
+            call.annotations["client_disconnected_after_ms"] = round(call.elapsed_ms(), 3)
         raise
     finally:
         await upstream.aclose()

@@ -1,6 +1,7 @@
 """The request pipeline, top to bottom, in one place.
 
-    intake → authenticate → limits → security → enhance → route → upstream → relay → record
+    intake → authenticate → limits → security → enhance → route → cache lookup
+    → upstream → relay → cache store → record
 
 Every stage is a small function that reads and updates the `Call`, and raises a
 `ProxyError` to stop the request; the error is rendered in the caller's own API
@@ -24,6 +25,7 @@ from proxy.services.auth import authenticate
 from proxy.services.forwarding import forward
 from proxy.services.intake import take_in
 from proxy.services.limits import enforce_limits
+from proxy.services.response_cache import cache_lookup, remember_response
 from proxy.services.routing import resolve, visible_models
 
 log = logging.getLogger(__name__)
@@ -57,7 +59,12 @@ async def handle(request: HttpRequest, *, api_format: str, endpoint: str) -> Res
         # security (planned): input policies block, redact or flag
         # enhance (planned): pattern match, transformation rules, experiments
         resolve(call, snapshot, runtime.rng)  # 403, 404
-        response = await forward(call, runtime)  # upstream, then relay
+        cached = await cache_lookup(call, runtime)  # a hit replays, no upstream call
+        if cached is not None:
+            response = cached
+        else:
+            response = await forward(call, runtime)  # upstream, then relay
+            await remember_response(call, response)  # streams are stored as they end
     except ProxyError as error:
         call.fail(error)
         response = error_response(call, error)
