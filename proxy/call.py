@@ -49,6 +49,7 @@ class Call:
     stream_format: str = ""
     client_disconnected: bool = False
     annotations: dict[str, Any] = field(default_factory=dict)
+    pattern: Any = None  # intelligence's template match (pattern id, variables), if any
     response_headers: dict[str, str] = field(default_factory=dict)
 
     @property

@@ -16,6 +16,8 @@ import logging
 
 from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 
+from intelligence.services.matching import annotate_pattern
+from intelligence.services.semantic_cache import answer_from_cache, keep_in_cache
 from proxy.call import Call
 from proxy.errors import ProxyError, UpstreamError, render_error
 from proxy.runtime import Runtime, get_runtime
@@ -53,9 +55,11 @@ async def handle(request: HttpRequest, *, api_format: str, endpoint: str) -> Res
         await authenticate(call, snapshot, runtime)  # 401, 403
         # limits (planned): budgets and rate limits, 429
         # security (planned): input policies block, redact or flag
-        # enhance (planned): pattern match, transformation rules, experiments
+        annotate_pattern(call, snapshot)  # enhance: the prompt's pattern, from memory
+        # enhance (planned): transformation rules, experiments
         resolve(call, snapshot)  # 403, 404
-        response = await forward(call, runtime)  # upstream, then relay
+        response = await answer_from_cache(call, runtime) or await forward(call, runtime)
+        keep_in_cache(call, runtime)  # semantic cache fill, off the request path
     except ProxyError as error:
         call.fail(error)
         response = error_response(call, error)
