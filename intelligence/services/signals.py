@@ -19,6 +19,8 @@ _REFUSAL = re.compile(
     r"(?:i'?m|i am)\s+(?:really\s+|very\s+)?sorry,?\s+(?:but\s+)?i\s+(?:can(?:'|no)?t|cannot|won'?t|am\s+(?:not\s+able|unable))"
     r"|i\s+(?:can(?:'|no)?t|cannot|won'?t|will\s+not|am\s+(?:not\s+able|unable)\s+to|must\s+decline|(?:have\s+to\s+)?decline)\s+"
     r"(?:help|assist|provide|comply|do\s+that|fulfil|fulfill|create|write|share|answer|generate|engage|support|continue|to)"
+    r"|i\s+(?:won'?t|will\s+not)\s+be\s+able\s+to"
+    r"|i\s+(?:must|have\s+to|need\s+to)\s+(?:respectfully\s+)?decline"
     r"|(?:unfortunately|sorry),?\s+i\s+(?:can(?:'|no)?t|cannot|am\s+(?:not\s+able|unable))"
     r"|as\s+an\s+ai(?:\s+language\s+model)?,?\s+i\s+(?:can(?:'|no)?t|cannot|am\s+not\s+able|don'?t|do\s+not)"
     r"|(?:i'?m|i am)\s+(?:not\s+able|unable)\s+to\s+(?:help|assist|provide|comply)"

@@ -21,6 +21,7 @@ from typing import Any
 
 SLOT = "<*>"
 MAX_TOKENS = 256  # tokens past this are dropped (the template is in the head)
+MAX_MESSAGE_CHARS = 20_000  # so is the rest of a very long message
 LONG_LINE_WORDS = 30  # a user line longer than this is free text
 AFTER_COLON_WORDS = 6  # "Label: long value" -> "Label: <TEXT>"
 QUOTED_WORDS = 4  # "a quoted passage of several words" -> <TEXT>
@@ -133,6 +134,7 @@ def _add_message(prompt: Prompt, role: str, text: str) -> bool:
     if not prompt.add(ROLE_MARK + role, ROLE_MARK + role):
         return False
     free_text = role == "user"
+    text = text[:MAX_MESSAGE_CHARS]
     position = 0
     for fence in _CODE_FENCE.finditer(text):
         if not _add_block(prompt, text[position : fence.start()], free_text):
