@@ -12,7 +12,7 @@ from typing import Any
 
 from django.http import HttpRequest
 from django.utils import timezone
-from ninja import Router
+from ninja import Router, Status
 from ninja.errors import HttpError
 from ninja.security import HttpBearer, SessionAuth
 
@@ -45,7 +45,7 @@ def _key(request: HttpRequest) -> ApiKey:
 
 
 @router.post("/feedback", response={201: schemas.FeedbackOut}, auth=VirtualKeyAuth())
-def give_feedback(request: HttpRequest, payload: schemas.FeedbackIn) -> tuple[int, dict[str, Any]]:
+def give_feedback(request: HttpRequest, payload: schemas.FeedbackIn) -> Status:
     """Score a request of your namespace: `score` in [0, 1], or `thumbs` up/down."""
     score = payload.score if payload.score is not None else score_value(payload.thumbs)
     if score is None:
@@ -59,7 +59,7 @@ def give_feedback(request: HttpRequest, payload: schemas.FeedbackIn) -> tuple[in
         )
     except feedback.FeedbackRejected as exc:
         raise HttpError(404, f"No request {payload.request_id!r} in this namespace.") from exc
-    return 201, {"id": stored.id, "request_id": stored.log_id, "score": stored.score}
+    return Status(201, {"id": stored.id, "request_id": stored.log_id, "score": stored.score})
 
 
 def _pattern_out(pattern: Pattern) -> dict[str, Any]:
