@@ -20,7 +20,7 @@ from intelligence.models import Pattern, PromptEmbedding, RequestInsight, Templa
 from intelligence.selectors import similar_prompts
 from intelligence.services.embeddings import _STOP, _WORD, embed, prompt_for_embedding
 
-CLUSTER_THRESHOLD = 0.55
+CLUSTER_THRESHOLD = 0.45
 DUPLICATE_THRESHOLD = 0.95
 FREE_FORM_EXAMPLES = 1  # a template that matched only this many prompts explains nothing
 
@@ -37,6 +37,14 @@ def _is_free_form(insight: RequestInsight) -> bool:
         return True
     template = Template.objects.filter(pk=insight.template_id).only("examples").first()
     return template is None or template.examples <= FREE_FORM_EXAMPLES
+
+
+def _joinable(neighbour: PromptEmbedding) -> bool:
+    """A neighbour in a semantic pattern, or itself free-form (never one a template explains)."""
+    if neighbour.pattern is not None and neighbour.pattern.kind == Pattern.Kind.SEMANTIC:
+        return True
+    insight = RequestInsight.objects.filter(log_id=neighbour.log_id).first()
+    return insight is None or _is_free_form(insight)
 
 
 def embed_and_cluster(*, limit: int = 2000) -> dict[str, int]:
@@ -79,6 +87,8 @@ def embed_and_cluster(*, limit: int = 2000) -> dict[str, int]:
                     near_duplicate_of=neighbour.log_id
                 )
             if similarity < CLUSTER_THRESHOLD or not _is_free_form(insight):
+                continue
+            if not _joinable(neighbour):
                 continue
             pattern = _semantic_pattern_of(neighbour, insight.namespace_id, [text], report)
             RequestInsight.objects.filter(pk=insight.pk).update(pattern=pattern, template=None)
