@@ -78,7 +78,7 @@ def list_patterns(request: HttpRequest, limit: int = 100) -> list[dict[str, Any]
     return [_pattern_out(p) for p in rows]
 
 
-@router.get("/patterns/{pattern_id}", response=schemas.PatternDetailOut, auth=VirtualKeyAuth())
+@router.get("/patterns/{int:pattern_id}", response=schemas.PatternDetailOut, auth=VirtualKeyAuth())
 def pattern_detail(request: HttpRequest, pattern_id: int) -> dict[str, Any]:
     pattern = (
         Pattern.objects.filter(pk=pattern_id, namespace_id=_key(request).namespace_id)
