@@ -132,3 +132,31 @@ def classify_texts(
             }
         )
     return out
+
+
+def categorize_insights(log_ids: list[str]) -> int:
+    """Give requests a category: their pattern's label, else the classifier's guess."""
+    from intelligence.models import RequestInsight
+    from intelligence.services.embeddings import prompt_for_embedding
+
+    model = classifier_load()
+    names = dict(Category.objects.values_list("name", "id"))
+    updated = 0
+    insights = RequestInsight.objects.filter(log_id__in=log_ids, category__isnull=True)
+    for insight in insights.select_related("pattern", "log__body"):
+        category_id, confidence = None, None
+        if insight.pattern is not None and insight.pattern.category_id is not None:
+            category_id, confidence = insight.pattern.category_id, 1.0
+        elif model is not None:
+            body = getattr(insight.log, "body", None)
+            if body is not None and isinstance(body.request, dict):
+                text = prompt_for_embedding(body.request)
+                if text.strip():
+                    label, confidence = model.predict(text)
+                    category_id = names.get(label)
+        if category_id is not None:
+            RequestInsight.objects.filter(pk=insight.pk).update(
+                category_id=category_id, category_confidence=confidence
+            )
+            updated += 1
+    return updated

@@ -21,6 +21,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from intelligence.models import Pattern, RequestInsight, Template
+from intelligence.services.categories import categorize_insights
 from intelligence.services.feedback import feedback_from_annotations
 from intelligence.services.mining import Cluster, TemplateMiner
 from intelligence.services.signals import read_signals
@@ -169,6 +170,7 @@ class LearnReport:
     new_versions: int = 0
     changed_templates: int = 0
     feedback: int = 0
+    categorized: int = 0
     pattern_of: dict[str, int] = field(default_factory=dict)
 
 
@@ -240,6 +242,7 @@ def learn(*, limit: int = 5000) -> LearnReport:
     for namespace_id, group in by_namespace.items():
         _learn_namespace(namespace_id, group, report)
     mark_retries(rows)
+    report.categorized = categorize_insights([row.id for row in rows])
     if report.changed_templates:
         from proxy.invalidation import bump_config_version
 

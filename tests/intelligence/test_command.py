@@ -102,3 +102,31 @@ def test_learn_discovers_templates_that_classify_then_finds(
     assert first["pattern_id"] == pattern.id
     assert first["template"] == "[user] Plan a weekend in <*> with a small budget"
     assert second["pattern_id"] is None and second["category"] is None
+
+
+def test_learned_requests_get_a_category_from_the_classifier_or_their_pattern(
+    gateway: Gateway, tmp_path: Path
+) -> None:
+    from intelligence.models import RequestInsight
+
+    labelled = write_jsonl(
+        tmp_path / "labelled.jsonl",
+        [{"text": t, "label": label} for t, label in task_examples(20, seed=5)],
+    )
+    run("train", "--input", labelled)
+    ask(gateway, "Translate into Spanish: the garden is beautiful in spring")
+    gateway.logs(1)
+    run("learn")
+    insight = RequestInsight.objects.select_related("category").get()
+    assert insight.category is not None and insight.category.name == "translation"
+    assert insight.category_confidence is not None and insight.category_confidence > 0.5
+
+    pattern = Pattern.objects.get()
+    pattern.category = Category.objects.get(name="coding")
+    pattern.save()
+    ask(gateway, "Translate into Spanish: the river is cold in winter")
+    gateway.logs(2)
+    run("learn")
+    newest = RequestInsight.objects.select_related("category").order_by("-created_at")[0]
+    assert newest.category is not None and newest.category.name == "coding"
+    assert newest.category_confidence == 1.0
