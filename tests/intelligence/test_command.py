@@ -58,7 +58,7 @@ def test_train_then_classify_gives_categories_with_confidence(tmp_path: Path) ->
 def test_bad_input_is_reported_with_its_line(tmp_path: Path) -> None:
     bad = tmp_path / "bad.jsonl"
     bad.write_text('{"text": "x", "label": "a"}\nnot json\n')
-    with pytest.raises(CommandError, match="bad.jsonl:2"):
+    with pytest.raises(CommandError, match=r"bad\.jsonl:2"):
         run("train", "--input", str(bad))
     with pytest.raises(CommandError, match="expected an object with id, text"):
         run(
