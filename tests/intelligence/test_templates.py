@@ -127,3 +127,14 @@ def test_templates_read_well_and_list_their_variables() -> None:
         {"name": "var1", "kind": "id"},
         {"name": "var2", "kind": "text"},
     ]
+
+
+def test_feedback_headers_are_parsed_leniently() -> None:
+    from intelligence.services.matching import parse_feedback_header, score_value
+
+    assert parse_feedback_header("abc=0.5, def=up,ghi=down , bad=7, =1, x=maybe") == [
+        {"request_id": "abc", "score": 0.5},
+        {"request_id": "def", "score": 1.0},
+        {"request_id": "ghi", "score": 0.0},
+    ]
+    assert score_value(True) == 1.0 and score_value(None) is None and score_value(-0.1) is None
