@@ -28,6 +28,7 @@ from proxy.call import Call
 from proxy.config import ConfigSnapshot
 
 FEEDBACK_HEADER = "x-llmproxy-feedback"
+PATTERN_HEADER = "x-llmproxy-pattern"
 EMPTY_INDEX = TemplateIndex()
 
 
@@ -109,6 +110,7 @@ def annotate_pattern(call: Call, snapshot: ConfigSnapshot) -> None:
             "template_id": found.template_id,
             "version": found.version,
         }
+        call.response_headers[PATTERN_HEADER] = f"{found.pattern_id}/v{found.version}"
     header = call.headers.get(FEEDBACK_HEADER, "")
     if header:
         given = parse_feedback_header(header)

@@ -19,7 +19,8 @@ def test_learned_templates_reach_the_hot_path_and_the_log(gateway: Gateway) -> N
     assert "haiku" in pattern.name and template.examples == 3
     assert template.text == "[user] Write a haiku about <*> for my <NUM> newsletter readers."
 
-    ask(gateway, HAIKU.format("old friends", 44))
+    raw = ask(gateway, HAIKU.format("old friends", 44))
+    assert raw.headers["x-llmproxy-pattern"] == f"{pattern.id}/v1"
     newest = gateway.logs(4)[0]
     assert newest.annotations["pattern"] == {
         "id": pattern.id,
