@@ -189,9 +189,30 @@ def tokenize_text(text: str) -> Prompt:
 
 
 def template_regex(tokens: list[str] | tuple[str, ...]) -> re.Pattern[str]:
+    """An anchored regex over `Prompt.joined()`; linear time whatever the prompt.
+
+    A gap takes tokens up to the first occurrence of the constant run that
+    follows it (up to the next gap; the last run must end the prompt),
+    possessively, without backtracking: a crafted prompt cannot make matching
+    explode, at the price of missing a match that would need a gap to run past
+    an earlier occurrence of its whole following run.
+    """
     parts = ["^"]
-    for token in tokens:
-        parts.append(r"((?: \S+)*?)" if token == SLOT else re.escape(" " + token))
+    for position, token in enumerate(tokens):
+        if token != SLOT:
+            parts.append(re.escape(" " + token))
+            continue
+        run: list[str] = []
+        for following in tokens[position + 1 :]:
+            if following == SLOT:
+                break
+            run.append(following)
+        if not run:
+            parts.append(r"((?: \S+)*+)")
+            continue
+        stop = re.escape("".join(" " + t for t in run))
+        ends = position + 1 + len(run) == len(tokens)
+        parts.append(rf"((?:(?!{stop}{'$' if ends else '(?: |$)'}) \S+)*+)")
     parts.append("$")
     return re.compile("".join(parts), re.S)
 

@@ -138,3 +138,20 @@ def test_feedback_headers_are_parsed_leniently() -> None:
         {"request_id": "ghi", "score": 0.0},
     ]
     assert score_value(True) == 1.0 and score_value(None) is None and score_value(-0.1) is None
+
+
+def test_matching_stays_fast_on_a_prompt_crafted_to_backtrack() -> None:
+    import time
+
+    tokens = ["§user", SLOT, "a", SLOT, "a", SLOT, "a", SLOT, "a", SLOT, "b"]
+    index = TemplateIndex(
+        [
+            TemplateIndex.compile(
+                template_id=1, pattern_id=1, version=1, namespace_id=None, tokens=tokens
+            )
+        ]
+    )
+    started = time.perf_counter()
+    assert index.match(None, tokenize_text("a " * 250)) is None
+    assert time.perf_counter() - started < 0.05
+    assert index.match(None, tokenize_text("x a y a z a w a v b")) is not None
