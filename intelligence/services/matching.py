@@ -15,7 +15,6 @@ too; the insight job stores it.
 from __future__ import annotations
 
 import hashlib
-import json
 from typing import Any
 
 from intelligence.services.templates import (
@@ -53,7 +52,11 @@ def snapshot_templates() -> tuple[str, TemplateIndex]:
 
 def prompt_hash(messages: list[tuple[str, str]]) -> str:
     """Identifies the exact prompt (retries of the same prompt share it)."""
-    return hashlib.sha1(json.dumps(messages, ensure_ascii=False).encode()).hexdigest()
+    digest = hashlib.sha1()
+    for role, text in messages:
+        digest.update(f"\x00{role}\x00".encode())
+        digest.update(text.encode("utf-8", "surrogatepass"))
+    return digest.hexdigest()
 
 
 def parse_feedback_header(value: str) -> list[dict[str, Any]]:

@@ -58,8 +58,10 @@ async def handle(request: HttpRequest, *, api_format: str, endpoint: str) -> Res
         annotate_pattern(call, snapshot)  # enhance: the prompt's pattern, from memory
         # enhance (planned): transformation rules, experiments
         resolve(call, snapshot)  # 403, 404
-        response = await answer_from_cache(call, runtime) or await forward(call, runtime)
-        keep_in_cache(call, runtime)  # semantic cache fill, off the request path
+        response = await answer_from_cache(call, runtime)  # semantic cache, opt-in per route
+        if response is None:
+            response = await forward(call, runtime)  # upstream, then relay
+            keep_in_cache(call, runtime)  # semantic cache fill, off the request path
     except ProxyError as error:
         call.fail(error)
         response = error_response(call, error)
