@@ -6,6 +6,8 @@ from __future__ import annotations
 from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest
+from django.urls import reverse
+from django.utils.html import format_html_join
 
 from intelligence.models import (
     Category,
@@ -81,6 +83,7 @@ class PatternAdmin(admin.ModelAdmin):
     search_fields = ("name", "fingerprint", "versions__text")
     list_editable = ("category",)
     readonly_fields = (
+        "example_requests",
         "fingerprint",
         "kind",
         "namespace",
@@ -97,9 +100,18 @@ class PatternAdmin(admin.ModelAdmin):
         "cost_usd",
         "trend",
     )
-    fields = ("name", "category", *readonly_fields)
+    fields = ("name", "category", "example_requests", *readonly_fields)
     inlines = (TemplateInline, PatternStatInline)
     actions = ("recompute_statistics",)
+
+    @admin.display(description="example requests")
+    def example_requests(self, obj: Pattern) -> str:
+        ids = RequestInsight.objects.filter(pattern=obj).values_list("log_id", flat=True)[:5]
+        return format_html_join(
+            ", ",
+            '<a href="{}">{}</a>',
+            ((reverse("admin:proxy_requestlog_change", args=[i]), i[:12]) for i in ids),
+        )
 
     @admin.display(description="success")
     def success(self, obj: Pattern) -> str:

@@ -26,6 +26,10 @@ def test_patterns_show_their_statistics_and_versions_in_the_admin(
     detail = client.get(f"/admin/intelligence/pattern/{pattern.id}/change/")
     assert detail.status_code == 200
     assert "Plan a weekend in &lt;*&gt; with a small budget" in detail.text
+    example = pattern.insights.first()
+    assert (
+        example is not None and f"/admin/proxy/requestlog/{example.log_id}/change/" in detail.text
+    )
     for page in ("requestinsight", "patternstat", "feedback", "category", "labelledexample",
                  "classifierstate", "semanticcachesetting", "semanticcacheentry"):  # fmt: skip
         if page == "patternstat":
