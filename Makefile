@@ -42,6 +42,7 @@ lint: install
 
 bench: install
 	$(BIN)/python bench/run.py
+	$(BIN)/python bench/patterns_cost.py
 
 clean:
 	rm -rf $(VENV) data/test.sqlite3* .coverage

@@ -10,6 +10,7 @@ from django.http import HttpRequest, HttpResponse
 from ninja import NinjaAPI
 from ninja.errors import HttpError, ValidationError
 
+from intelligence.api import router as intelligence_router
 from proxy.anthropic_api import router as anthropic_router
 from proxy.api import router as proxy_router
 from proxy.errors import ProxyError, render_error
@@ -24,6 +25,7 @@ api = NinjaAPI(
 )
 api.add_router("/v1", proxy_router)
 api.add_router("/v1", anthropic_router)
+api.add_router("/api", intelligence_router)
 
 
 def _format_for(request: HttpRequest) -> str:

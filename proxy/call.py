@@ -54,6 +54,7 @@ class Call:
     cache_hit: bool = False
     cache_plan: Any = None  # a CachePlan when this request may be stored
     cache_capture: Any = None  # a StreamCapture: the client-bound events of a stream to store
+    pattern: Any = None  # intelligence's template match (pattern id, variables), if any
     response_headers: dict[str, str] = field(default_factory=dict)
     ledger: Any = None  # what the limits stage reserved (proxy.services.limits.Ledger)
     accounted: bool = False  # cost computed and limits settled

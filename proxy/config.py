@@ -176,7 +176,10 @@ def provider_info_from_row(provider: Any) -> ProviderInfo:
 
 # Later apps add their configuration to the snapshot: each loader returns a
 # (name, value) pair stored in `ConfigSnapshot.extra`.
-SNAPSHOT_EXTENSIONS: tuple[str, ...] = ()
+SNAPSHOT_EXTENSIONS: tuple[str, ...] = (
+    "intelligence.services.matching.snapshot_templates",
+    "intelligence.services.semantic_cache.snapshot_cache_settings",
+)
 
 
 def load_snapshot() -> ConfigSnapshot:

@@ -17,6 +17,8 @@ import logging
 
 from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 
+from intelligence.services.matching import annotate_pattern
+from intelligence.services.semantic_cache import answer_from_cache, keep_in_cache
 from proxy.call import Call
 from proxy.errors import ProxyError, UpstreamError, render_error
 from proxy.runtime import Runtime, get_runtime
@@ -57,14 +59,16 @@ async def handle(request: HttpRequest, *, api_format: str, endpoint: str) -> Res
         await authenticate(call, snapshot, runtime)  # 401, 403
         await enforce_limits(call, runtime, body_bytes=len(request.body))  # 429
         # security (planned): input policies block, redact or flag
-        # enhance (planned): pattern match, transformation rules, experiments
+        annotate_pattern(call, snapshot)  # enhance: the prompt's pattern, from memory
+        # enhance (planned): transformation rules, experiments
         resolve(call, snapshot, runtime.rng)  # 403, 404
-        cached = await cache_lookup(call, runtime)  # a hit replays, no upstream call
-        if cached is not None:
-            response = cached
-        else:
+        response = await cache_lookup(call, runtime)  # exact match: a hit replays
+        if response is None:
+            response = await answer_from_cache(call, runtime)  # semantic, opt-in per route
+        if response is None:
             response = await forward(call, runtime)  # upstream, then relay
-            await remember_response(call, response)  # streams are stored as they end
+            await remember_response(call, response)  # exact-match store; streams as they end
+            response = keep_in_cache(call, response)  # semantic cache fill, off the path
     except ProxyError as error:
         call.fail(error)
         response = error_response(call, error)
