@@ -177,6 +177,13 @@ LOG_FLUSH_SECONDS = env.float("LOG_FLUSH_SECONDS", default=0.5)
 LOG_SPILL_DIR = Path(env.str("LOG_SPILL_DIR", default=str(DATA_DIR / "spill")))
 LOG_MAX_BODY_BYTES = env.int("LOG_MAX_BODY_BYTES", default=256 * 1024)
 
+# --- Security (docs/security.md) -------------------------------------------------------
+# Output scanning holds back this many characters of a streamed response, so that a
+# secret split across chunks is still caught before any of it reaches the client.
+SECURITY_HOLD_BACK_CHARS = env.int("SECURITY_HOLD_BACK_CHARS", default=64)
+# Prompts longer than this (characters) are screened on a worker thread, off the event loop.
+SECURITY_THREAD_CHARS = env.int("SECURITY_THREAD_CHARS", default=50_000)
+
 # Provider credentials read at start-up (the variables the official SDKs read).
 OPENAI_API_KEY = env.str("OPENAI_API_KEY", default="")
 OPENAI_BASE_URL = env.str("OPENAI_BASE_URL", default="")

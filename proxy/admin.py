@@ -24,16 +24,17 @@ from proxy.models import (
     Session,
 )
 from proxy.services.keys import api_key_create, api_key_revoke, api_key_set_state
+from security.services.audit_hooks import AuditedAdmin, actor_of
 
 
 @admin.register(Namespace)
-class NamespaceAdmin(admin.ModelAdmin):
+class NamespaceAdmin(AuditedAdmin):
     list_display = ("name", "description", "created_at")
     search_fields = ("name",)
 
 
 @admin.register(ApiKey)
-class ApiKeyAdmin(admin.ModelAdmin):
+class ApiKeyAdmin(AuditedAdmin):
     list_display = ("name", "namespace", "prefix", "state", "expires_at", "created_at")
     list_filter = ("state", "namespace")
     search_fields = ("name", "prefix", "namespace__name")
@@ -50,6 +51,7 @@ class ApiKeyAdmin(admin.ModelAdmin):
             name=obj.name,
             allowed_models=obj.allowed_models,
             expires_at=obj.expires_at,
+            actor=actor_of(request),
         )
         obj.pk, obj.prefix, obj.key_hash = issued.key.pk, issued.key.prefix, issued.key.key_hash
         obj.created_at = issued.key.created_at
@@ -64,17 +66,17 @@ class ApiKeyAdmin(admin.ModelAdmin):
     @admin.action(description="Suspend selected keys")
     def suspend(self, request: HttpRequest, queryset: QuerySet[ApiKey]) -> None:
         for key in queryset:
-            api_key_set_state(key=key, state=ApiKey.State.SUSPENDED)
+            api_key_set_state(key=key, state=ApiKey.State.SUSPENDED, actor=actor_of(request))
 
     @admin.action(description="Re-activate selected keys")
     def reactivate(self, request: HttpRequest, queryset: QuerySet[ApiKey]) -> None:
         for key in queryset.exclude(state=ApiKey.State.REVOKED):
-            api_key_set_state(key=key, state=ApiKey.State.ACTIVE)
+            api_key_set_state(key=key, state=ApiKey.State.ACTIVE, actor=actor_of(request))
 
     @admin.action(description="Revoke selected keys (final)")
     def revoke(self, request: HttpRequest, queryset: QuerySet[ApiKey]) -> None:
         for key in queryset:
-            api_key_revoke(key=key)
+            api_key_revoke(key=key, actor=actor_of(request))
 
 
 class ProviderForm(forms.ModelForm):
@@ -100,7 +102,7 @@ class ProviderForm(forms.ModelForm):
 
 
 @admin.register(Provider)
-class ProviderAdmin(admin.ModelAdmin):
+class ProviderAdmin(AuditedAdmin):
     form = ProviderForm
     list_display = ("name", "kind", "base_url", "api_key_hint", "is_default", "enabled")
     list_filter = ("kind", "enabled")
@@ -118,7 +120,7 @@ class RouteTargetInline(admin.TabularInline):
 
 
 @admin.register(Route)
-class RouteAdmin(admin.ModelAdmin):
+class RouteAdmin(AuditedAdmin):
     list_display = ("alias", "namespace", "strategy", "enabled")
     list_filter = ("strategy", "enabled", "namespace")
     search_fields = ("alias",)

@@ -50,6 +50,9 @@ class Call:
     client_disconnected: bool = False
     annotations: dict[str, Any] = field(default_factory=dict)
     response_headers: dict[str, str] = field(default_factory=dict)
+    # Factories of stream text filters (see proxy.stream_text): the response's text goes
+    # through them, streamed or not (security output scanning, pseudonym restoration).
+    output_filters: list[Any] = field(default_factory=list)
 
     @property
     def namespace_id(self) -> int | None:

@@ -24,6 +24,7 @@ from proxy.errors import ProxyError, UpstreamError, stream_error_event
 from proxy.providers import get_adapter
 from proxy.providers.sse import EventSplitter
 from proxy.runtime import Runtime
+from proxy.stream_text import filter_body, stream_text_filter
 from proxy.upstream import transport_error
 
 log = logging.getLogger(__name__)
@@ -119,6 +120,8 @@ async def forward(call: Call, runtime: Runtime) -> HttpResponse | StreamingHttpR
     summary = adapter.summarize_response(body)
     call.usage = summary.usage
     call.finish_reason = summary.finish_reason
+    if call.output_filters:
+        raw = filter_body(adapter.API_FORMAT, body, call.output_filters)
     call.response_body = body
     return HttpResponse(raw, status=response.status_code, content_type="application/json")
 
@@ -146,18 +149,21 @@ async def relay(
     kept_bytes = 0
     limit = settings.LOG_MAX_BODY_BYTES
     finished = False
+    text = (
+        stream_text_filter(adapter.API_FORMAT, call.output_filters) if call.output_filters else None
+    )
     relay_started = time.perf_counter()
     try:
         async for chunk in upstream.aiter_raw():
             if call.first_byte_at is None:
                 call.first_byte_at = time.perf_counter()
-            out = []
+            out: list[bytes] = []
             for event in splitter.feed(chunk):
                 if events is not None and kept_bytes < limit:
                     events.append(event)
                     kept_bytes += len(event)
                 if scanner.feed(event):
-                    out.append(event)
+                    out.extend(text.rewrite(event) if text else (event,))
             if out:
                 yield b"".join(out)
         if splitter.rest().strip() or not scanner.saw_done:
@@ -167,8 +173,12 @@ async def relay(
                 message="The upstream stream ended before it was complete.",
                 retryable=False,
             )
+        if text:
+            rest = text.finish()
+            if rest:
+                yield b"".join(rest)
         finished = True
-    except UpstreamError as error:
+    except ProxyError as error:  # an upstream failure, or an output filter's block
         call.fail(error)
         yield stream_error_event(call.api_format, error)
     except httpx.HTTPError as exc:

@@ -11,6 +11,7 @@ from django.utils import timezone
 
 from proxy.models import KEY_PREFIX, ApiKey, Namespace
 from proxy.services.auth import PREFIX_LENGTH
+from security.services.audit import audit_record
 
 
 @dataclass(frozen=True)
@@ -35,6 +36,7 @@ def api_key_create(
     name: str,
     allowed_models: list[str] | None = None,
     expires_at: datetime | None = None,
+    actor: str = "system",
 ) -> IssuedKey:
     secret = generate_secret()
     key = ApiKey.objects.create(
@@ -45,15 +47,20 @@ def api_key_create(
         allowed_models=allowed_models or [],
         expires_at=expires_at,
     )
+    audit_record(actor=actor, action="key.create", obj=key, data={"namespace": namespace.name})
     return IssuedKey(key=key, secret=secret)
 
 
-def api_key_set_state(*, key: ApiKey, state: str) -> ApiKey:
+@transaction.atomic
+def api_key_set_state(*, key: ApiKey, state: str, actor: str = "system") -> ApiKey:
+    previous = key.state
     key.state = state
     key.revoked_at = timezone.now() if state == ApiKey.State.REVOKED else None
     key.save(update_fields=["state", "revoked_at"])
+    action = "key.revoke" if state == ApiKey.State.REVOKED else "key.state"
+    audit_record(actor=actor, action=action, obj=key, data={"from": previous, "to": state})
     return key
 
 
-def api_key_revoke(*, key: ApiKey) -> ApiKey:
-    return api_key_set_state(key=key, state=ApiKey.State.REVOKED)
+def api_key_revoke(*, key: ApiKey, actor: str = "system") -> ApiKey:
+    return api_key_set_state(key=key, state=ApiKey.State.REVOKED, actor=actor)

@@ -23,6 +23,7 @@ from proxy.services.auth import authenticate
 from proxy.services.forwarding import forward
 from proxy.services.intake import take_in
 from proxy.services.routing import resolve, visible_models
+from security.services.screening import screen_input
 
 log = logging.getLogger(__name__)
 
@@ -52,7 +53,7 @@ async def handle(request: HttpRequest, *, api_format: str, endpoint: str) -> Res
         snapshot = call.snapshot = await runtime.config.current()
         await authenticate(call, snapshot, runtime)  # 401, 403
         # limits (planned): budgets and rate limits, 429
-        # security (planned): input policies block, redact or flag
+        await screen_input(call, snapshot)  # 400 policy_violation; redacts call.body
         # enhance (planned): pattern match, transformation rules, experiments
         resolve(call, snapshot)  # 403, 404
         response = await forward(call, runtime)  # upstream, then relay

@@ -1,0 +1,64 @@
+"""Prompt injection and jailbreak: normalisation, family rules, and a classifier.
+
+Score = the highest of the rule hits (on every normalised view of the text) and
+the classifier's calibrated probability. Ordinary prompts that merely discuss
+attacks are damped (see `injection_rules.DISCUSSION`).
+"""
+
+from __future__ import annotations
+
+from pydantic import Field
+
+from security import classifier, normalise
+from security.checks import CheckParams, Detection
+from security.checks.injection_rules import DISCUSSION, DISCUSSION_SCORE, RULES
+
+NAME = "injection"
+
+
+class Params(CheckParams):
+    roles: list[str] = Field(
+        default_factory=lambda: ["user", "tool", "function"],
+        description="Roles read: user text and tool results (indirect injection).",
+    )
+    use_rules: bool = True
+    use_classifier: bool = True
+    families: list[str] = Field(
+        default_factory=list, description="Rule families to use (empty: all)."
+    )
+
+
+def detect(text: str, params: Params) -> list[Detection]:
+    if not text:
+        return []
+    found: list[Detection] = []
+    if params.use_rules:
+        found.extend(rule_hits(text, params.families))
+    if params.use_classifier:
+        probability = classifier.probability(text)
+        if probability is not None:
+            found.append(Detection(NAME, "classifier", probability, 0, len(text)))
+    return found
+
+
+def rule_hits(text: str, families: list[str] | None = None) -> list[Detection]:
+    readings = normalise.views(text)
+    same_length = len(readings[0]) == len(text)
+    discussing = DISCUSSION.search(readings[0]) is not None
+    best: dict[str, Detection] = {}
+    for label, score, pattern in RULES:
+        if families and label not in families:
+            continue
+        if label in best and best[label].score >= score:
+            continue
+        for index, reading in enumerate(readings):
+            match = pattern.search(reading)
+            if match is None:
+                continue
+            start, end = (
+                (match.start(), match.end()) if index == 0 and same_length else (0, len(text))
+            )
+            value = min(score, DISCUSSION_SCORE) if discussing else score
+            best[label] = Detection(NAME, label, value, start, end)
+            break
+    return list(best.values())
