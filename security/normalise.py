@@ -58,8 +58,10 @@ ASCII_OR_EXTENDED = re.compile(r"[^\x00-\x7f]")
 def fold(text: str) -> str:
     """Compatibility-fold, strip invisibles, map confusables, join split letters; lowercase."""
     if ASCII_OR_EXTENDED.search(text):
-        text = unicodedata.normalize("NFKC", text).translate(INVISIBLE).translate(CONFUSABLES)
-    text = text.lower()
+        text = unicodedata.normalize("NFKC", text).lower().translate(INVISIBLE)
+        text = text.translate(CONFUSABLES)
+    else:
+        text = text.lower()
     if SPLIT_LETTERS.search(text):
         text = SPLIT_LETTERS.sub(lambda m: re.sub(r"[ .\-_*/|+]", "", m.group(0)), text)
     return text

@@ -27,9 +27,9 @@ class Params(CheckParams):
 
 EMAIL = re.compile(r"\b[A-Za-z0-9._%+-]{1,64}@(?:[A-Za-z0-9-]{1,63}\.)+[A-Za-z]{2,24}\b")
 PHONE = re.compile(
-    r"(?<![\w+])(?:\+\d{1,3}[\s.-]?(?:\(\d{1,4}\)[\s.-]?)?\d{1,4}(?:[\s.-]?\d{2,4}){1,4}"
+    r"(?<![\w+])(?<!\d[ -])(?:\+\d{1,3}[\s.-]?(?:\(\d{1,4}\)[\s.-]?)?\d{1,4}(?:[\s.-]?\d{2,4}){1,4}"
     r"|\(\d{3}\)\s?\d{3}[\s.-]\d{4}|\b\d{3}[.-]\d{3}[.-]\d{4}\b"
-    r"|\b0\d{1,4}[\s-]\d{3,4}[\s-]?\d{3,4}\b)(?![\w-])"
+    r"|\b0\d{1,4}[\s-]\d{3,4}[\s-]?\d{3,4}\b)(?![\w-])(?![ -]\d)"
 )
 CARD = re.compile(r"(?<![\d-])(?:\d[ -]?){12,18}\d(?![\d-])")
 IBAN = re.compile(r"\b[A-Z]{2}\d{2}(?:[ ]?[A-Z0-9]){11,30}\b")
@@ -38,6 +38,7 @@ IPV4 = re.compile(r"(?<![\d.])(?:\d{1,3}\.){3}\d{1,3}(?![\d.])")
 IPV6 = re.compile(
     r"(?<![\w:])(?:[0-9a-fA-F]{1,4}:){2,7}[0-9a-fA-F]{0,4}(?::[0-9a-fA-F]{1,4}){0,6}(?![\w:])"
 )
+VERSION_CUE = re.compile(r"(?i)(?:version|release|v\.?)\s*$")
 STREET = re.compile(
     r"\b\d{1,5}[A-Za-z]?\s+(?:[A-Z][a-z]+\.?\s+){1,4}"
     r"(?:Street|St|Avenue|Ave|Road|Rd|Boulevard|Blvd|Lane|Ln|Drive|Dr|Court|Ct|Place|Pl|Terrace|Way|Square|Sq|Parkway|Pkwy|Highway|Hwy|Close|Crescent)\b\.?"
@@ -112,6 +113,8 @@ def _ips(text: str) -> list[Detection]:
             try:
                 ipaddress.ip_address(m.group(0))
             except ValueError:
+                continue
+            if VERSION_CUE.search(text, max(0, m.start() - 12), m.start()):
                 continue
             found.append(Detection(NAME, "ip", 0.95, m.start(), m.end()))
     return found
