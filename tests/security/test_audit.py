@@ -57,9 +57,12 @@ def test_postgresql_refuses_update_and_delete_on_the_audit_table():
         "UPDATE security_auditentry SET actor = 'x' WHERE id = %s",
         "DELETE FROM security_auditentry WHERE id = %s",
     ):
-        with pytest.raises(DatabaseError, match="append-only"), transaction.atomic():
-            with connection.cursor() as cursor:
-                cursor.execute(statement, [entry.pk])
+        with (
+            pytest.raises(DatabaseError, match="append-only"),
+            transaction.atomic(),
+            connection.cursor() as cursor,
+        ):
+            cursor.execute(statement, [entry.pk])
 
 
 def test_key_creation_and_revocation_are_audited():
