@@ -29,10 +29,18 @@ def tokens(text: str) -> list[str]:
     return TOKEN.findall(normalise.fold(text))
 
 
+# Function words carry no signal alone (attacks are simply longer); they stay in bigrams.
+STOPWORDS = frozenset(
+    "a an the to of and or in on at for with this that is are be it i you me my your we our "
+    "as by from so if then than but not no do does can could would should will".split()
+)
+
+
 def features(toks: Sequence[str]) -> list[str]:
-    feats = list(toks)
-    feats.extend(f"{a} {b}" for a, b in itertools.pairwise(toks))
-    return feats
+    """Distinct unigrams (function words left out) and bigrams."""
+    feats = {t for t in toks if t not in STOPWORDS}
+    feats.update(f"{a} {b}" for a, b in itertools.pairwise(toks))
+    return list(feats)
 
 
 @dataclass(frozen=True)
@@ -46,8 +54,9 @@ class Model:
         if not toks:
             return self.bias
         w = self.weights
-        total = sum(w.get(f, 0.0) for f in features(toks))
-        return self.bias + total / math.sqrt(len(toks))
+        feats = features(toks)
+        total = sum(w.get(f, 0.0) for f in feats)
+        return self.bias + total / math.sqrt(max(1, len(feats)))
 
     def calibrated(self, logit: float) -> float:
         z = self.platt_a * logit + self.platt_b
@@ -109,7 +118,7 @@ def _fit(
         step = rate / (1 + epoch * 0.2)
         for i in order:
             feats, label = samples[i]
-            scale = 1.0 / math.sqrt(max(1, len(feats) // 2 + 1))
+            scale = 1.0 / math.sqrt(max(1, len(feats)))
             z = bias + scale * sum(weights.get(f, 0.0) for f in feats)
             p = 1.0 / (1.0 + math.exp(-max(-50.0, min(50.0, z))))
             g = p - label

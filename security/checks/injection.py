@@ -23,6 +23,13 @@ class Params(CheckParams):
     )
     use_rules: bool = True
     use_classifier: bool = True
+    classifier_min: float = Field(
+        0.75,
+        ge=0,
+        le=1,
+        description="The classifier reports a text from this probability on (0.75: ~1% false "
+        "positives on ordinary prompts in security_eval).",
+    )
     families: list[str] = Field(
         default_factory=list, description="Rule families to use (empty: all)."
     )
@@ -36,7 +43,7 @@ def detect(text: str, params: Params) -> list[Detection]:
         found.extend(rule_hits(text, params.families))
     if params.use_classifier:
         probability = classifier.probability(text)
-        if probability is not None:
+        if probability is not None and probability >= params.classifier_min:
             found.append(Detection(NAME, "classifier", probability, 0, len(text)))
     return found
 

@@ -12,7 +12,31 @@ import re
 _PRIOR = r"(?:all\s+|any\s+|the\s+|your\s+|my\s+|of\s+|these\s+|those\s+)*(?:previous|prior|above|earlier|preceding|initial|original|system|old|existing|current|foregoing)"
 _ORDERS = r"(?:instructions?|prompts?|rules|directions?|directives?|guidelines|guidance|context|commands?|constraints|programming|training|policies|restrictions)"
 
+_DEVICES = r"(?:android|iphone|ios|phone|samsung|pixel|windows|mac|macos|chrome|firefox|browser|device|xbox|playstation|tesla|router|app|tv|laptop|computer)"
+_LIMITS = r"(?:safety\s+|content\s+|ethical\s+|moral\s+)?(?:rules|constraints|restrictions|filters|guidelines|guidance|policies|programming|limitations|safeguards|guardrails|boundaries|ethics|morals)"
+
 RULES: list[tuple[str, float, re.Pattern[str]]] = [
+    (
+        "instruction_override",
+        0.93,
+        re.compile(
+            rf"\b(?:ignore|disregard|forget|override|skip|bypass|drop|abandon|discard|set\s+aside|throw\s+out|disable|lift|remove|turn\s+off|switch\s+off)\s+(?:all\s+(?:of\s+)?|any\s+(?:of\s+)?)?(?:your|the\s+(?:safety|content|ethical))\s+{_LIMITS}"
+        ),
+    ),
+    (
+        "instruction_override",
+        0.92,
+        re.compile(
+            r"\b(?:previous|prior|original|earlier|old|initial)\s+(?:instructions|rules|directives|guidelines|prompts?)\s+(?:are|is|were)\s+(?:now\s+)?(?:outdated|void|cancell?ed|obsolete|revoked|invalid|no\s+longer\s+(?:valid|apply|in\s+effect))|\bignore\s+the\s+(?:above|system\s+(?:message|prompt))\b|\byour\s+(?:new|real|actual|updated|true)\s+(?:task|job|goal|directive|instructions?|purpose|mission)\s+(?:is|are|will\s+be)\b"
+        ),
+    ),
+    (
+        "jailbreak_persona",
+        0.9,
+        re.compile(
+            rf"\b(?:ai|assistant|model|chatbot|bot|you|yourself)\b[^.?!]{{0,60}}?\b(?:without|with\s+no|free\s+(?:of|from)|freed\s+from|liberated\s+from|escaped)\s+(?:any\s+|all\s+)?(?:[\w']+\s+){{0,2}}?{_LIMITS}|\b(?:you\s+are|you're|imagine\s+you\s+are|as\s+a)\s+(?:now\s+)?jailbroken\b|\bact\s+as\s+my\s+(?:deceased|late|dead)\s+(?:grandma|grandmother|grandfather)\b"
+        ),
+    ),
     (
         "instruction_override",
         0.97,
@@ -80,7 +104,11 @@ RULES: list[tuple[str, float, re.Pattern[str]]] = [
         "developer_mode",
         0.95,
         re.compile(
-            r"\b(?:developer|dev|god|debug|sudo|admin|maintenance|root|unlocked|evil)\s+mode\b.{0,40}?\b(?:enabled|activated|on|unlocked|engaged)\b|\b(?:enable|activate|enter|switch\s+to|turn\s+on)\s+(?:the\s+)?(?:developer|dev|god|debug|sudo|admin|maintenance|unlocked|evil)\s+mode\b"
+            r"\b(?:developer|dev|god|debug|sudo|admin|maintenance|root|unlocked|evil|unrestricted)\s+mode\b(?!\s+(?:on|in|for)\s+(?:my\s+|the\s+|an?\s+)?"
+            + _DEVICES
+            + r")[^.?!]{0,40}?\b(?:enabled|activated|unlocked|engaged|is\s+now\s+on)\b|\b(?:enable|activate|enter|switch\s+to|turn\s+on)\s+(?:the\s+)?(?:developer|dev|god|debug|sudo|admin|maintenance|unlocked|evil|unrestricted)\s+mode\b(?!\s+(?:on|in|for)\s+(?:my\s+|the\s+|an?\s+)?"
+            + _DEVICES
+            + r")"
         ),
     ),
     (
@@ -88,6 +116,13 @@ RULES: list[tuple[str, float, re.Pattern[str]]] = [
         0.95,
         re.compile(
             r"\b(?:reveal|show|print|repeat|output|display|leak|dump|give\s+me|tell\s+me|what\s+(?:is|are|was|were)|recite|spell\s+out|paste|copy)\b[\w\s,'-]{0,20}?\b(?:your|the|its)\s+(?:full\s+|entire\s+|exact\s+|complete\s+|whole\s+)?(?:system|initial|original|hidden|secret|internal|pre-?prompt|base|confidential)\s+(?:prompt|instructions?|message|rules|configuration|guidelines)"
+        ),
+    ),
+    (
+        "system_prompt_extraction",
+        0.92,
+        re.compile(
+            r"\b(?:reveal|show|print|output|display|leak|dump|disclose|write\s+out|share|recite|tell\s+me)\b[^.?!]{0,30}?\b(?:system\s+(?:prompt|message)|hidden\s+(?:instructions?|prompt|system\s+message|rules)|confidential\s+(?:instructions?|rules)|your\s+(?:full\s+|entire\s+|whole\s+)?(?:prompt|instructions|rules)\b)|\b(?:text|words|everything)\b[^.?!]{0,30}?\b(?:before|above|prior\s+to)\s+(?:my\s+first|this|the\s+first)\s+message|\bwhat\s+were\s+you\s+told\b"
         ),
     ),
     (
@@ -113,6 +148,13 @@ RULES: list[tuple[str, float, re.Pattern[str]]] = [
     ),
     (
         "payload_splitting",
+        0.88,
+        re.compile(
+            r"\b(?:obey|follow|execute|carry\s+out)\s+the\s+(?:hidden|secret|encoded)\s+(?:command|instruction|message)s?\b"
+        ),
+    ),
+    (
+        "payload_splitting",
         0.9,
         re.compile(
             r"\b(?:concatenate|combine|join|put\s+together|merge)\b.{0,60}?\b(?:strings|parts|pieces|variables|fragments|letters)\b.{0,60}?\b(?:execute|follow|obey|do\s+what|answer|respond\s+to|carry\s+out|act\s+on)\b|\b[a-z]\s*=\s*['\"][^'\"]{1,60}['\"]\s*[;,\n]\s*[a-z]\s*=\s*['\"][^'\"]{1,60}['\"].{0,80}?\b(?:[a-z]\s*\+\s*[a-z])\b"
@@ -122,7 +164,7 @@ RULES: list[tuple[str, float, re.Pattern[str]]] = [
         "indirect_injection",
         0.93,
         re.compile(
-            r"\b(?:ai|assistant|model|chatbot|llm|language\s+model|agent|gpt|claude)s?\b[\w\s,]{0,30}?\b(?:reading|processing|summari[sz]ing|parsing|seeing|analy[sz]ing)\s+this\b|\b(?:instructions?|note|message)\s+(?:for|to)\s+(?:the\s+|any\s+)?(?:ai|assistant|model|llm|agent|chatbot)\b"
+            r"\b(?:ai|assistant|model|chatbot|llm|language\s+model|agent|gpt|claude)s?\b[\w\s,]{0,30}?\b(?:reading|processing|summari[sz]ing|parsing|seeing|analy[sz]ing)\s+this\b|\b(?:instructions?|note|message)\s+(?:for|to)\s+(?:the\s+|any\s+)?(?:ai|assistant|model|llm|agent|chatbot|language\s+model)\b|\b(?:do\s+not|don't|never)\s+mention\s+(?:this|these)\s+(?:note|instructions?|paragraph|message|text)\b|\[(?:admin|system|developer)\s+(?:override|mode|instruction)\]"
         ),
     ),
     (

@@ -31,7 +31,7 @@ PATTERNS: list[tuple[str, float, re.Pattern[str], int]] = [
         ),
         1,
     ),
-    ("google_api_key", 0.98, re.compile(r"\bAIza[0-9A-Za-z_-]{35}\b"), 0),
+    ("google_api_key", 0.98, re.compile(r"\bAIza[0-9A-Za-z_-]{35}(?![0-9A-Za-z_-])"), 0),
     ("google_oauth_token", 0.95, re.compile(r"\bya29\.[0-9A-Za-z_-]{30,}"), 0),
     ("azure_storage_key", 0.97, re.compile(r"AccountKey=([A-Za-z0-9+/]{80,}={0,2})"), 1),
     ("azure_sas_token", 0.9, re.compile(r"[?&]sig=([A-Za-z0-9%+/]{40,}={0,2})"), 1),
