@@ -31,8 +31,50 @@ def tokens(text: str) -> list[str]:
 
 # Function words carry no signal alone (attacks are simply longer); they stay in bigrams.
 STOPWORDS = frozenset(
-    "a an the to of and or in on at for with this that is are be it i you me my your we our "
-    "as by from so if then than but not no do does can could would should will".split()
+    [
+        "a",
+        "an",
+        "the",
+        "to",
+        "of",
+        "and",
+        "or",
+        "in",
+        "on",
+        "at",
+        "for",
+        "with",
+        "this",
+        "that",
+        "is",
+        "are",
+        "be",
+        "it",
+        "i",
+        "you",
+        "me",
+        "my",
+        "your",
+        "we",
+        "our",
+        "as",
+        "by",
+        "from",
+        "so",
+        "if",
+        "then",
+        "than",
+        "but",
+        "not",
+        "no",
+        "do",
+        "does",
+        "can",
+        "could",
+        "would",
+        "should",
+        "will",
+    ]
 )
 
 

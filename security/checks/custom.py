@@ -23,7 +23,9 @@ class Params(CheckParams):
     denied_topics: dict[str, list[str]] = Field(
         default_factory=dict, description="Topic name -> words or phrases that signal it."
     )
-    max_chars: int | None = Field(None, ge=1, description="Largest text allowed, in characters.")
+    max_chars: int | None = Field(
+        default=None, ge=1, description="Largest text allowed, in characters."
+    )
     allowed_models: list[str] = Field(default_factory=list, description="Empty: every model.")
     denied_models: list[str] = Field(default_factory=list)
 

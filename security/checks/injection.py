@@ -24,7 +24,7 @@ class Params(CheckParams):
     use_rules: bool = True
     use_classifier: bool = True
     classifier_min: float = Field(
-        0.75,
+        default=0.75,
         ge=0,
         le=1,
         description="The classifier reports a text from this probability on (0.75: ~1% false "
