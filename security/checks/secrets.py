@@ -91,10 +91,10 @@ class Params(CheckParams):
         default_factory=list, description="Secret types to look for (empty: all)."
     )
     generic_assignments: bool = Field(
-        True, description="High-entropy values assigned to secret-like names."
+        default=True, description="High-entropy values assigned to secret-like names."
     )
     min_entropy: float = Field(
-        3.0, ge=0, le=8, description="Bits per character for the generic rule."
+        default=3.0, ge=0, le=8, description="Bits per character for the generic rule."
     )
 
 
