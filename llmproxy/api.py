@@ -12,6 +12,7 @@ from ninja.errors import HttpError, ValidationError
 
 from proxy.api import router as proxy_router
 from proxy.errors import ProxyError, render_error
+from security.api import router as security_router
 
 api = NinjaAPI(
     title="LLM Proxy",
@@ -22,6 +23,7 @@ api = NinjaAPI(
     urls_namespace="llmproxy",
 )
 api.add_router("/v1", proxy_router)
+api.add_router("/api/security", security_router)
 
 
 def _format_for(request: HttpRequest) -> str:

@@ -84,8 +84,9 @@ def test_monitor_mode_records_what_would_have_happened_and_lets_the_request_thro
     reply = ask(gateway.openai(), ATTACK)
     assert reply.choices[0].message.content.startswith("echo: Ignore")
     (log,) = gateway.logs(1)
-    event = SecurityEvent.objects.get(request_log=log)
-    assert (event.mode, event.action, event.action_taken) == ("monitor", "block", "none")
+    events = SecurityEvent.objects.filter(request_log=log)
+    assert {e.label for e in events} >= {"instruction_override"}
+    assert {(e.mode, e.action, e.action_taken) for e in events} == {("monitor", "block", "none")}
 
 
 def test_a_namespace_policy_applies_only_to_its_namespace(gateway, policy):
@@ -160,3 +161,23 @@ def test_injection_inside_a_tool_result_is_caught(gateway, policy):
     ]
     with pytest.raises(openai.BadRequestError):
         gateway.openai().chat.completions.create(model="gpt-4o-mini", messages=messages)
+
+
+def test_scan_from_logs_replays_stored_traffic_against_a_policy(gateway, policy):
+    import io
+    import json
+
+    from django.core.management import call_command
+
+    ask(gateway.openai(), ATTACK)
+    ask(gateway.openai(), "hello there")
+    gateway.logs(2)
+    policy("replay", rules=[{"detector": "injection", "action": "block"}])
+    out, err = io.StringIO(), io.StringIO()
+    call_command(
+        "scan", "--from-logs", "--since", "1h", "--policy", "replay", stdout=out, stderr=err
+    )
+    results = [json.loads(line) for line in out.getvalue().splitlines()]
+    assert sorted(r["action"] for r in results) == ["allow", "block"]
+    assert all(r["was"] == "allow" for r in results)
+    assert "changed: 1" in err.getvalue()
