@@ -6,18 +6,19 @@ python manage.py scan --from-logs --since 7d [--policy NAME]
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
 import sys
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.utils import timezone
 
-from security.engine import default_policy
+from security.engine import CompiledPolicy, default_policy
 from security.selectors import policy_by_name
 from security.services.scan import items_from_logs, scan_items, summarise
 
@@ -64,32 +65,37 @@ class Command(BaseCommand):
             items = iter(lines)
         else:
             raise CommandError("give --input FILE.jsonl or --from-logs")
-        out: TextIO = (
-            Path(options["output"]).open("w", encoding="utf-8")
-            if options["output"]
-            else self.stdout
-        )  # type: ignore[assignment]
-        results = []
-        progress = sys.stderr.isatty()
-        try:
-            for done, result in enumerate(scan_items(items, policy), start=1):
-                out.write(json.dumps(result, ensure_ascii=False) + "\n")
-                results.append({k: result.get(k) for k in ("action", "was") if k in result})
-                if progress and done % 100 == 0:
-                    sys.stderr.write(f"\rscanned {done}" + (f"/{total}" if total else ""))
-        finally:
-            if options["output"]:
-                out.close()
-        if progress:
-            sys.stderr.write("\r")
+        with contextlib.ExitStack() as stack:
+            out: Any = (
+                stack.enter_context(Path(options["output"]).open("w", encoding="utf-8"))
+                if options["output"]
+                else self.stdout
+            )
+            results = self._scan(items, policy, out, total)
         counts = summarise(results)
         summary = ", ".join(f"{k}: {v}" for k, v in sorted(counts.items()))
         self.stderr.write(f"scanned {len(results)} with policy {policy.name!r} ({summary})")
 
+    def _scan(
+        self, items: Iterator[dict[str, Any]], policy: CompiledPolicy, out: Any, total: int | None
+    ) -> list[dict[str, Any]]:
+        results: list[dict[str, Any]] = []
+        progress = sys.stderr.isatty()
+        for done, result in enumerate(scan_items(items, policy), start=1):
+            out.write(json.dumps(result, ensure_ascii=False) + "\n")
+            results.append({k: result[k] for k in ("action", "was") if k in result})
+            if progress and done % 100 == 0:
+                sys.stderr.write(f"\rscanned {done}" + (f"/{total}" if total else ""))
+        if progress:
+            sys.stderr.write("\r")
+        return results
+
     def _read(self, path: str) -> list[dict[str, Any]]:
-        handle = sys.stdin if path == "-" else Path(path).open(encoding="utf-8")
         items = []
-        with handle:
+        with contextlib.ExitStack() as stack:
+            handle: Any = (
+                sys.stdin if path == "-" else stack.enter_context(Path(path).open(encoding="utf-8"))
+            )
             for number, line in enumerate(handle, start=1):
                 if not line.strip():
                     continue
