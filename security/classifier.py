@@ -25,8 +25,8 @@ WINDOW = 64
 TOKEN = re.compile(r"[a-z]+|[<>\[\]|#{}=]+")
 
 
-def tokens(text: str) -> list[str]:
-    return TOKEN.findall(normalise.fold(text))
+def tokens(text: str, *, folded: bool = False) -> list[str]:
+    return TOKEN.findall(text if folded else normalise.fold(text))
 
 
 # Function words carry no signal alone (attacks are simply longer); they stay in bigrams.
@@ -104,15 +104,37 @@ class Model:
         z = self.platt_a * logit + self.platt_b
         return 1.0 / (1.0 + math.exp(-max(-50.0, min(50.0, z))))
 
-    def probability(self, text: str) -> float:
-        toks = tokens(text)
+    def probability(self, text: str, *, folded: bool = False) -> float:
+        toks = tokens(text, folded=folded)
         if len(toks) <= WINDOW:
             return self.calibrated(self.logit_of_window(toks))
-        step = WINDOW // 2
-        best = max(
-            self.logit_of_window(toks[i : i + WINDOW]) for i in range(0, len(toks) - step, step)
+        return self.calibrated(self.long_text_logit(toks))
+
+    def long_text_logit(self, toks: Sequence[str]) -> float:
+        """The highest logit over half-overlapping windows, in linear time.
+
+        Per-position feature weights are summed with prefix sums; unlike short texts,
+        a feature repeated inside one window counts each time (close enough, and fast).
+        """
+        w = self.weights
+        unigram = [0.0 if t in STOPWORDS else w.get(t, 0.0) for t in toks]
+        counted = [
+            1 if t in STOPWORDS else 2 for t in toks
+        ]  # its bigram, and itself unless a stopword
+        bigram = [0.0, *(w.get(f"{a} {b}", 0.0) for a, b in itertools.pairwise(toks))]
+        weights = itertools.accumulate(
+            (u + b for u, b in zip(unigram, bigram, strict=True)), initial=0.0
         )
-        return self.calibrated(best)
+        weight_sum = list(weights)
+        count_sum = list(itertools.accumulate(counted, initial=0))
+        step = WINDOW // 2
+        best = -math.inf
+        for start in range(0, max(1, len(toks) - step), step):
+            end = min(len(toks), start + WINDOW)
+            count = count_sum[end] - count_sum[start] - 1  # the first bigram reaches outside
+            total = weight_sum[end] - weight_sum[start] - bigram[start]
+            best = max(best, self.bias + total / math.sqrt(max(1, count)))
+        return best
 
     def save(self, path: Path = MODEL_PATH) -> None:
         kept = {f: round(v, 4) for f, v in sorted(self.weights.items()) if abs(v) >= 0.005}
@@ -139,10 +161,12 @@ def load(path: Path = MODEL_PATH) -> Model | None:
     )
 
 
-def probability(text: str) -> float | None:
-    """The calibrated injection probability, or None when no model is trained."""
+def probability(text: str, *, folded: bool = False) -> float | None:
+    """The calibrated injection probability, or None when no model is trained.
+
+    `folded=True` when the caller already normalised the text (`normalise.fold`)."""
     model = load()
-    return None if model is None else model.probability(text)
+    return None if model is None else model.probability(text, folded=folded)
 
 
 # --- training ------------------------------------------------------------------------------

@@ -49,6 +49,13 @@ LEET = str.maketrans({"0": "o", "1": "i", "3": "e", "4": "a", "5": "s", "7": "t"
 
 # "i g n o r e", "i.g.n.o.r.e", "i-g-n-o-r-e": four or more single letters joined by one separator.
 SPLIT_LETTERS = re.compile(r"\b(?:[A-Za-z][ .\-_*/|+]){3,}[A-Za-z]\b")
+# A leet character inside a word ("1gn0r3") or starting one ("3xample"); written to start
+# with the rare character class, which keeps the scan fast.
+LEET_WORD = re.compile(
+    r"[013457@$!|](?:(?<=[a-z].)(?=[a-z]|[013457@$!|]+[a-z])|(?<![a-z0-9].)(?=[a-z]{2}))"
+)
+SPLIT_HINT = re.compile(r"[ .\-_*/|+][a-z][ .\-_*/|+][a-z][ .\-_*/|+]")
+HEX_HINT = re.compile(r"[4-7][0-9a-fA-F][ :]?[4-7][0-9a-fA-F][ :]?[4-7][0-9a-fA-F]")
 BASE64_RUN = re.compile(r"[A-Za-z0-9+/]{24,}={0,2}")
 HEX_RUN = re.compile(r"\b(?:[0-9a-fA-F]{2}[ :]?){12,}\b")
 ROT13_HINT = re.compile(r"\b(?:rot-?13|ebg13|rot 13)\b", re.I)
@@ -62,7 +69,7 @@ def fold(text: str) -> str:
         text = text.translate(CONFUSABLES)
     else:
         text = text.lower()
-    if SPLIT_LETTERS.search(text):
+    if SPLIT_HINT.search(text) and SPLIT_LETTERS.search(text):
         text = SPLIT_LETTERS.sub(lambda m: re.sub(r"[ .\-_*/|+]", "", m.group(0)), text)
     return text
 
@@ -88,7 +95,7 @@ def decoded_payloads(text: str) -> list[str]:
         plain = _printable(data)
         if plain:
             found.append(plain)
-    for match in HEX_RUN.finditer(text):
+    for match in HEX_RUN.finditer(text) if HEX_HINT.search(text) else ():
         try:
             data = bytes.fromhex(re.sub(r"[ :]", "", match.group(0)))
         except ValueError:
@@ -105,7 +112,7 @@ def views(text: str) -> list[str]:
     """Every reading of the text the injection rules should see (folded, lowercase)."""
     folded = fold(text)
     out = [folded]
-    if any(ch in folded for ch in "0134@$7!|5"):
+    if LEET_WORD.search(folded):
         leet = folded.translate(LEET)
         if leet != folded:
             out.append(leet)

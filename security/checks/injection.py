@@ -39,26 +39,31 @@ def detect(text: str, params: Params) -> list[Detection]:
     if not text:
         return []
     found: list[Detection] = []
+    readings = normalise.views(text)
     if params.use_rules:
-        found.extend(rule_hits(text, params.families))
+        found.extend(rule_hits(text, params.families, readings))
     if params.use_classifier:
-        probability = classifier.probability(text)
+        probability = classifier.probability(readings[0], folded=True)
         if probability is not None and probability >= params.classifier_min:
             found.append(Detection(NAME, "classifier", probability, 0, len(text)))
     return found
 
 
-def rule_hits(text: str, families: list[str] | None = None) -> list[Detection]:
-    readings = normalise.views(text)
+def rule_hits(
+    text: str, families: list[str] | None = None, readings: list[str] | None = None
+) -> list[Detection]:
+    readings = readings or normalise.views(text)
     same_length = len(readings[0]) == len(text)
     discussing = DISCUSSION.search(readings[0]) is not None
     best: dict[str, Detection] = {}
-    for label, score, pattern in RULES:
+    for label, score, pattern, gate in RULES:
         if families and label not in families:
             continue
         if label in best and best[label].score >= score:
             continue
         for index, reading in enumerate(readings):
+            if not any(g in reading for g in gate):
+                continue
             match = pattern.search(reading)
             if match is None:
                 continue

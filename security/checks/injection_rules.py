@@ -15,12 +15,32 @@ _ORDERS = r"(?:instructions?|prompts?|rules|directions?|directives?|guidelines|g
 _DEVICES = r"(?:android|iphone|ios|phone|samsung|pixel|windows|mac|macos|chrome|firefox|browser|device|xbox|playstation|tesla|router|app|tv|laptop|computer)"
 _LIMITS = r"(?:safety\s+|content\s+|ethical\s+|moral\s+)?(?:rules|constraints|restrictions|filters|guidelines|guidance|policies|programming|limitations|safeguards|guardrails|boundaries|ethics|morals)"
 
-RULES: list[tuple[str, float, re.Pattern[str]]] = [
+# (label, score, pattern, gate): the pattern only runs when one of the gate's substrings
+# occurs in the text (a cheap C-speed `in` test that spares most regex passes).
+RULES: list[tuple[str, float, re.Pattern[str], tuple[str, ...]]] = [
     (
         "instruction_override",
         0.93,
         re.compile(
             rf"\b(?:ignore|disregard|forget|override|skip|bypass|drop|abandon|discard|set\s+aside|throw\s+out|disable|lift|remove|turn\s+off|switch\s+off)\s+(?:all\s+(?:of\s+)?|any\s+(?:of\s+)?)?(?:your|the\s+(?:safety|content|ethical))\s+{_LIMITS}"
+        ),
+        (
+            "ignor",
+            "disregard",
+            "forget",
+            "overrid",
+            "skip",
+            "bypass",
+            "drop",
+            "abandon",
+            "discard",
+            "set aside",
+            "throw out",
+            "disable",
+            "lift",
+            "remov",
+            "turn off",
+            "switch off",
         ),
     ),
     (
@@ -29,6 +49,7 @@ RULES: list[tuple[str, float, re.Pattern[str]]] = [
         re.compile(
             r"\b(?:previous|prior|original|earlier|old|initial)\s+(?:instructions|rules|directives|guidelines|prompts?)\s+(?:are|is|were)\s+(?:now\s+)?(?:outdated|void|cancell?ed|obsolete|revoked|invalid|no\s+longer\s+(?:valid|apply|in\s+effect))|\bignore\s+the\s+(?:above|system\s+(?:message|prompt))\b|\byour\s+(?:new|real|actual|updated|true)\s+(?:task|job|goal|directive|instructions?|purpose|mission)\s+(?:is|are|will\s+be)\b"
         ),
+        ("previous", "prior", "original", "earlier", "old ", "initial", "ignore the", "your "),
     ),
     (
         "jailbreak_persona",
@@ -36,12 +57,27 @@ RULES: list[tuple[str, float, re.Pattern[str]]] = [
         re.compile(
             rf"\b(?:ai|assistant|model|chatbot|bot|you|yourself)\b[^.?!]{{0,60}}?\b(?:without|with\s+no|free\s+(?:of|from)|freed\s+from|liberated\s+from|escaped)\s+(?:any\s+|all\s+)?(?:[\w']+\s+){{0,2}}?{_LIMITS}|\b(?:you\s+are|you're|imagine\s+you\s+are|as\s+a)\s+(?:now\s+)?jailbroken\b|\bact\s+as\s+my\s+(?:deceased|late|dead)\s+(?:grandma|grandmother|grandfather)\b"
         ),
+        ("ai", "assistant", "model", "chatbot", "bot", "you", "jailbroken", "act as"),
     ),
     (
         "instruction_override",
         0.97,
         re.compile(
             rf"\b(?:ignore|disregard|forget|override|skip|bypass|drop|abandon|discard|neglect|set\s+aside|throw\s+out)\b[\w\s,'-]{{0,20}}?{_PRIOR}\s+{_ORDERS}"
+        ),
+        (
+            "ignor",
+            "disregard",
+            "forget",
+            "overrid",
+            "skip",
+            "bypass",
+            "drop",
+            "abandon",
+            "discard",
+            "neglect",
+            "set aside",
+            "throw out",
         ),
     ),
     (
@@ -50,6 +86,7 @@ RULES: list[tuple[str, float, re.Pattern[str]]] = [
         re.compile(
             rf"\b(?:ignore|disregard|forget)\s+(?:everything|all(?:\s+of)?\s+(?:that|this|it))\b.{{0,40}}?\b(?:said|told|above|before|{_ORDERS})"
         ),
+        ("ignore", "disregard", "forget"),
     ),
     (
         "instruction_override",
@@ -57,6 +94,7 @@ RULES: list[tuple[str, float, re.Pattern[str]]] = [
         re.compile(
             r"\b(?:new|updated|real|actual|true)\s+(?:instructions?|rules|system\s+prompt|directive)s?\s*(?::|are\b|follow\b)"
         ),
+        ("new", "updated", "real", "actual", "true"),
     ),
     (
         "instruction_override",
@@ -64,6 +102,7 @@ RULES: list[tuple[str, float, re.Pattern[str]]] = [
         re.compile(
             r"\b(?:from\s+now\s+on|henceforth|for\s+the\s+rest\s+of\s+this\s+conversation),?\s+you\s+(?:will|are|must|shall)\s+(?:no\s+longer|not|ignore|answer\s+without|respond\s+without|act\s+as|be\s+(?:free|unrestricted|unfiltered))"
         ),
+        ("from now on", "henceforth", "rest of this"),
     ),
     (
         "jailbreak_persona",
@@ -71,6 +110,7 @@ RULES: list[tuple[str, float, re.Pattern[str]]] = [
         re.compile(
             r"\bdo\s+anything\s+now\b|\byou\s+are\s+(?:now\s+)?dan\b|\bdan\s+mode\b|\bstan\s+mode\b"
         ),
+        ("anything now", "dan", "stan mode"),
     ),
     (
         "jailbreak_persona",
@@ -78,6 +118,7 @@ RULES: list[tuple[str, float, re.Pattern[str]]] = [
         re.compile(
             r"\b(?:you\s+are|you're|act\s+as|pretend\s+(?:to\s+be|you\s+are)|roleplay\s+as|become)\b.{0,80}?\b(?:without|no|free\s+(?:of|from))\s+(?:any\s+)?(?:restrictions|limits|limitations|filters|rules|guidelines|censorship|ethic(?:s|al\s+guidelines)|morals|boundaries|content\s+polic(?:y|ies))"
         ),
+        ("you", "act as", "pretend", "roleplay", "become"),
     ),
     (
         "jailbreak_persona",
@@ -85,6 +126,7 @@ RULES: list[tuple[str, float, re.Pattern[str]]] = [
         re.compile(
             r"\b(?:unfiltered|uncensored|unrestricted|unaligned|amoral|unbound|jailbroken)\s+(?:ai|assistant|model|chatbot|mode|version|persona|character)\b"
         ),
+        ("unfilter", "uncensor", "unrestrict", "unalign", "amoral", "unbound", "jailbroken"),
     ),
     (
         "jailbreak_persona",
@@ -92,6 +134,7 @@ RULES: list[tuple[str, float, re.Pattern[str]]] = [
         re.compile(
             r"\b(?:has|have|with)\s+(?:broken|been\s+freed|escaped)\s+(?:free\s+)?(?:of|from)?\s*(?:the\s+)?(?:typical\s+)?(?:confines|restrictions|rules)|\bjailbreak(?:ed)?\s+mode\b|\bstay\s+in\s+character\b.{0,80}\b(?:no\s+matter|always|never\s+refuse)"
         ),
+        ("broken", "freed", "escaped", "jailbreak", "stay in character"),
     ),
     (
         "jailbreak_persona",
@@ -99,6 +142,7 @@ RULES: list[tuple[str, float, re.Pattern[str]]] = [
         re.compile(
             r"\b(?:never|don't|do\s+not|must\s+not|cannot|can't|won't)\s+(?:refuse|decline|say\s+(?:no|you\s+can't)|apologi[sz]e|add\s+warnings|mention\s+(?:ethics|policies|guidelines))\b.{0,60}?\b(?:any|every|no\s+matter|whatever|regardless)"
         ),
+        ("never", "don't", "do not", "must not", "cannot", "can't", "won't"),
     ),
     (
         "developer_mode",
@@ -110,12 +154,30 @@ RULES: list[tuple[str, float, re.Pattern[str]]] = [
             + _DEVICES
             + r")"
         ),
+        (" mode",),
     ),
     (
         "system_prompt_extraction",
         0.95,
         re.compile(
             r"\b(?:reveal|show|print|repeat|output|display|leak|dump|give\s+me|tell\s+me|what\s+(?:is|are|was|were)|recite|spell\s+out|paste|copy)\b[\w\s,'-]{0,20}?\b(?:your|the|its)\s+(?:full\s+|entire\s+|exact\s+|complete\s+|whole\s+)?(?:system|initial|original|hidden|secret|internal|pre-?prompt|base|confidential)\s+(?:prompt|instructions?|message|rules|configuration|guidelines)"
+        ),
+        (
+            "reveal",
+            "show",
+            "print",
+            "repeat",
+            "output",
+            "display",
+            "leak",
+            "dump",
+            "give me",
+            "tell me",
+            "what",
+            "recite",
+            "spell out",
+            "paste",
+            "copy",
         ),
     ),
     (
@@ -124,12 +186,40 @@ RULES: list[tuple[str, float, re.Pattern[str]]] = [
         re.compile(
             r"\b(?:reveal|show|print|output|display|leak|dump|disclose|write\s+out|share|recite|tell\s+me)\b[^.?!]{0,30}?\b(?:system\s+(?:prompt|message)|hidden\s+(?:instructions?|prompt|system\s+message|rules)|confidential\s+(?:instructions?|rules)|your\s+(?:full\s+|entire\s+|whole\s+)?(?:prompt|instructions|rules)\b)|\b(?:text|words|everything)\b[^.?!]{0,30}?\b(?:before|above|prior\s+to)\s+(?:my\s+first|this|the\s+first)\s+message|\bwhat\s+were\s+you\s+told\b"
         ),
+        (
+            "reveal",
+            "show",
+            "print",
+            "output",
+            "display",
+            "leak",
+            "dump",
+            "disclose",
+            "write out",
+            "share",
+            "recite",
+            "tell me",
+            "before",
+            "above",
+            "prior to",
+            "were you told",
+        ),
     ),
     (
         "system_prompt_extraction",
         0.9,
         re.compile(
             r"\b(?:repeat|print|output|copy|recite)\s+(?:back\s+)?(?:the\s+|all\s+(?:the\s+)?)?(?:text|words|everything|lines|content)\s+(?:above|before|preceding|prior)\b|\bwhat\s+(?:were|are)\s+you\s+told\s+(?:before|at\s+the\s+start|initially)\b|\bstarting\s+with\s+['\"]you\s+are\b"
+        ),
+        (
+            "repeat",
+            "print",
+            "output",
+            "copy",
+            "recite",
+            "were you told",
+            "are you told",
+            "starting with",
         ),
     ),
     (
@@ -138,6 +228,7 @@ RULES: list[tuple[str, float, re.Pattern[str]]] = [
         re.compile(
             r"<\|?\s*im_(?:start|end)\s*\|?>|<\|(?:system|endoftext|assistant)\|>|\[/?inst\]|<</?sys>>|</?\s*system\s*>\s*\S|\b(?:end\s+of\s+(?:user\s+)?(?:input|prompt|document|conversation))\b.{0,40}?\b(?:system|new\s+instructions?|assistant)\b"
         ),
+        ("im_", "<|", "inst]", "<<sys", "<</sys", "system", "end of"),
     ),
     (
         "delimiter_injection",
@@ -145,6 +236,7 @@ RULES: list[tuple[str, float, re.Pattern[str]]] = [
         re.compile(
             r"(?:^|\n)\s*(?:#{2,}|={3,}|-{3,}|\*{3,})\s*(?:system|new\s+instructions?|admin|override)\b|\"role\"\s*:\s*\"system\""
         ),
+        ("##", "===", "---", "***", '"role"'),
     ),
     (
         "payload_splitting",
@@ -152,6 +244,7 @@ RULES: list[tuple[str, float, re.Pattern[str]]] = [
         re.compile(
             r"\b(?:obey|follow|execute|carry\s+out)\s+the\s+(?:hidden|secret|encoded)\s+(?:command|instruction|message)s?\b"
         ),
+        ("obey", "follow", "execute", "carry out"),
     ),
     (
         "payload_splitting",
@@ -159,12 +252,30 @@ RULES: list[tuple[str, float, re.Pattern[str]]] = [
         re.compile(
             r"\b(?:concatenate|combine|join|put\s+together|merge)\b.{0,60}?\b(?:strings|parts|pieces|variables|fragments|letters)\b.{0,60}?\b(?:execute|follow|obey|do\s+what|answer|respond\s+to|carry\s+out|act\s+on)\b|\b[a-z]\s*=\s*['\"][^'\"]{1,60}['\"]\s*[;,\n]\s*[a-z]\s*=\s*['\"][^'\"]{1,60}['\"].{0,80}?\b(?:[a-z]\s*\+\s*[a-z])\b"
         ),
+        ("concatenat", "combin", "join", "put together", "merge", "="),
     ),
     (
         "indirect_injection",
         0.93,
         re.compile(
             r"\b(?:ai|assistant|model|chatbot|llm|language\s+model|agent|gpt|claude)s?\b[\w\s,]{0,30}?\b(?:reading|processing|summari[sz]ing|parsing|seeing|analy[sz]ing)\s+this\b|\b(?:instructions?|note|message)\s+(?:for|to)\s+(?:the\s+|any\s+)?(?:ai|assistant|model|llm|agent|chatbot|language\s+model)\b|\b(?:do\s+not|don't|never)\s+mention\s+(?:this|these)\s+(?:note|instructions?|paragraph|message|text)\b|\[(?:admin|system|developer)\s+(?:override|mode|instruction)\]"
+        ),
+        (
+            "ai",
+            "assistant",
+            "model",
+            "chatbot",
+            "llm",
+            "agent",
+            "gpt",
+            "claude",
+            "instruction",
+            "note",
+            "message",
+            "mention",
+            "[admin",
+            "[system",
+            "[developer",
         ),
     ),
     (
@@ -173,6 +284,7 @@ RULES: list[tuple[str, float, re.Pattern[str]]] = [
         re.compile(
             r"\b(?:do\s+not|don't|never)\s+(?:tell|inform|mention\s+(?:this\s+)?to|reveal\s+(?:this\s+)?to|alert|let)\s+(?:the\s+)?user\b|\bwithout\s+(?:telling|informing|alerting)\s+the\s+user\b"
         ),
+        ("do not", "don't", "never", "without"),
     ),
     (
         "indirect_injection",
@@ -180,6 +292,7 @@ RULES: list[tuple[str, float, re.Pattern[str]]] = [
         re.compile(
             r"\b(?:send|forward|post|upload|exfiltrate|email|leak)\b.{0,40}?\b(?:conversation|chat\s+history|user'?s?\s+(?:data|password|credentials|emails?|files)|api\s+keys?|credentials|secrets)\b.{0,40}?\b(?:to|at)\s+(?:https?://|\S+@\S+|the\s+following|this\s+(?:url|address|server))"
         ),
+        ("send", "forward", "post", "upload", "exfiltrate", "email", "leak"),
     ),
 ]
 

@@ -18,11 +18,31 @@ from security.checks import CheckParams, Detection
 NAME = "secrets"
 
 # (label, score, pattern, group): the span is the pattern's `group`.
-PATTERNS: list[tuple[str, float, re.Pattern[str], int]] = [
-    ("anthropic_key", 0.99, re.compile(r"\bsk-ant-(?:api|admin|sid)\d{2}-[A-Za-z0-9_-]{20,}"), 0),
-    ("openai_key", 0.99, re.compile(r"\bsk-(?:proj|svcacct|admin)-[A-Za-z0-9_-]{20,}"), 0),
-    ("openai_key", 0.97, re.compile(r"\bsk-(?!ant-)[A-Za-z0-9]{32,}\b"), 0),
-    ("aws_access_key", 0.98, re.compile(r"\b(?:AKIA|ASIA|ABIA|ACCA|A3T[A-Z0-9])[A-Z0-9]{16}\b"), 0),
+# (label, score, pattern, group, gate): the span is the pattern's `group`; the pattern
+# only runs when one of the gate's substrings occurs in the text (a cheap `in` test).
+PATTERNS: list[tuple[str, float, re.Pattern[str], int, tuple[str, ...]]] = [
+    (
+        "anthropic_key",
+        0.99,
+        re.compile(r"\bsk-ant-(?:api|admin|sid)\d{2}-[A-Za-z0-9_-]{20,}"),
+        0,
+        ("sk-ant-",),
+    ),
+    (
+        "openai_key",
+        0.99,
+        re.compile(r"\bsk-(?:proj|svcacct|admin)-[A-Za-z0-9_-]{20,}"),
+        0,
+        ("sk-",),
+    ),
+    ("openai_key", 0.97, re.compile(r"\bsk-(?!ant-)[A-Za-z0-9]{32,}\b"), 0, ("sk-",)),
+    (
+        "aws_access_key",
+        0.98,
+        re.compile(r"\b(?:AKIA|ASIA|ABIA|ACCA|A3T[A-Z0-9])[A-Z0-9]{16}\b"),
+        0,
+        ("AKIA", "ASIA", "ABIA", "ACCA", "A3T"),
+    ),
     (
         "aws_secret_key",
         0.97,
@@ -30,31 +50,52 @@ PATTERNS: list[tuple[str, float, re.Pattern[str], int]] = [
             r"(?i)aws_?secret_?(?:access_?)?key['\"]?\s*[:=]\s*['\"]?([A-Za-z0-9/+=]{40})\b"
         ),
         1,
+        ("secret", "SECRET", "Secret"),
     ),
-    ("google_api_key", 0.98, re.compile(r"\bAIza[0-9A-Za-z_-]{35}(?![0-9A-Za-z_-])"), 0),
-    ("google_oauth_token", 0.95, re.compile(r"\bya29\.[0-9A-Za-z_-]{30,}"), 0),
-    ("azure_storage_key", 0.97, re.compile(r"AccountKey=([A-Za-z0-9+/]{80,}={0,2})"), 1),
-    ("azure_sas_token", 0.9, re.compile(r"[?&]sig=([A-Za-z0-9%+/]{40,}={0,2})"), 1),
+    ("google_api_key", 0.98, re.compile(r"\bAIza[0-9A-Za-z_-]{35}(?![0-9A-Za-z_-])"), 0, ("AIza",)),
+    ("google_oauth_token", 0.95, re.compile(r"\bya29\.[0-9A-Za-z_-]{30,}"), 0, ("ya29.",)),
+    (
+        "azure_storage_key",
+        0.97,
+        re.compile(r"AccountKey=([A-Za-z0-9+/]{80,}={0,2})"),
+        1,
+        ("AccountKey=",),
+    ),
+    ("azure_sas_token", 0.9, re.compile(r"[?&]sig=([A-Za-z0-9%+/]{40,}={0,2})"), 1, ("sig=",)),
     (
         "github_token",
         0.99,
         re.compile(r"\b(?:gh[pousr]_[A-Za-z0-9]{36,255}|github_pat_[A-Za-z0-9_]{60,255})\b"),
         0,
+        ("gh", "github_pat_"),
     ),
-    ("gitlab_token", 0.98, re.compile(r"\bglpat-[A-Za-z0-9_-]{20,}"), 0),
-    ("slack_token", 0.98, re.compile(r"\bxox[abposr]-[A-Za-z0-9-]{10,}"), 0),
+    ("gitlab_token", 0.98, re.compile(r"\bglpat-[A-Za-z0-9_-]{20,}"), 0, ("glpat-",)),
+    ("slack_token", 0.98, re.compile(r"\bxox[abposr]-[A-Za-z0-9-]{10,}"), 0, ("xox",)),
     (
         "slack_webhook",
         0.97,
         re.compile(r"https://hooks\.slack\.com/services/T[A-Z0-9]+/B[A-Z0-9]+/[A-Za-z0-9]{16,}"),
         0,
+        ("hooks.slack.com",),
     ),
-    ("stripe_key", 0.99, re.compile(r"\b(?:sk|rk)_(?:live|test)_[A-Za-z0-9]{20,}\b"), 0),
-    ("twilio_key", 0.95, re.compile(r"\bSK[0-9a-f]{32}\b"), 0),
-    ("sendgrid_key", 0.99, re.compile(r"\bSG\.[A-Za-z0-9_-]{22}\.[A-Za-z0-9_-]{43}\b"), 0),
-    ("huggingface_token", 0.98, re.compile(r"\bhf_[A-Za-z0-9]{34,}\b"), 0),
-    ("npm_token", 0.98, re.compile(r"\bnpm_[A-Za-z0-9]{36}\b"), 0),
-    ("pypi_token", 0.98, re.compile(r"\bpypi-AgEIcHlwaS5vcmc[A-Za-z0-9_-]{50,}"), 0),
+    (
+        "stripe_key",
+        0.99,
+        re.compile(r"\b(?:sk|rk)_(?:live|test)_[A-Za-z0-9]{20,}\b"),
+        0,
+        ("_live_", "_test_"),
+    ),
+    ("twilio_key", 0.95, re.compile(r"\bSK[0-9a-f]{32}\b"), 0, ("SK",)),
+    (
+        "sendgrid_key",
+        0.99,
+        re.compile(r"\bSG\.[A-Za-z0-9_-]{22}\.[A-Za-z0-9_-]{43}\b"),
+        0,
+        ("SG.",),
+    ),
+    ("huggingface_token", 0.98, re.compile(r"\bhf_[A-Za-z0-9]{34,}\b"), 0, ("hf_",)),
+    ("npm_token", 0.98, re.compile(r"\bnpm_[A-Za-z0-9]{36}\b"), 0, ("npm_",)),
+    ("pypi_token", 0.98, re.compile(r"\bpypi-AgEIcHlwaS5vcmc[A-Za-z0-9_-]{50,}"), 0, ("pypi-",)),
     (
         "private_key",
         0.99,
@@ -63,18 +104,21 @@ PATTERNS: list[tuple[str, float, re.Pattern[str], int]] = [
             re.S,
         ),
         0,
+        ("PRIVATE KEY",),
     ),
     (
         "jwt",
         0.95,
         re.compile(r"\beyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}"),
         0,
+        ("eyJ",),
     ),
     (
         "connection_string_password",
         0.95,
         re.compile(r"\b[a-z][a-z0-9+.-]{1,20}://[^\s:/@]{1,64}:([^\s@/]{3,128})@[\w.-]+"),
         1,
+        ("://",),
     ),
 ]
 
@@ -104,8 +148,14 @@ def entropy(value: str) -> float:
     return -sum(c / n * math.log2(c / n) for c in counts.values())
 
 
+ASSIGNMENT_GATE = ("pass", "pwd", "secret", "token", "key", "credential", "auth")
+
+
 def _generic(text: str, min_entropy: float) -> list[Detection]:
-    found = []
+    found: list[Detection] = []
+    lowered = text.lower()
+    if not any(g in lowered for g in ASSIGNMENT_GATE):
+        return found
     for m in ASSIGNMENT.finditer(text):
         value = m.group(1)
         if PLACEHOLDER.match(value) or (value.isalpha() and value.islower()):
@@ -118,8 +168,8 @@ def _generic(text: str, min_entropy: float) -> list[Detection]:
 def detect(text: str, params: Params) -> list[Detection]:
     found: list[Detection] = []
     wanted = set(params.types)
-    for label, score, pattern, group in PATTERNS:
-        if wanted and label not in wanted:
+    for label, score, pattern, group, gate in PATTERNS:
+        if (wanted and label not in wanted) or not any(g in text for g in gate):
             continue
         for m in pattern.finditer(text):
             found.append(Detection(NAME, label, score, m.start(group), m.end(group)))
