@@ -11,6 +11,7 @@ from __future__ import annotations
 import itertools
 import json
 import math
+import operator
 import random
 import re
 from collections.abc import Iterable, Sequence
@@ -116,16 +117,13 @@ class Model:
         Per-position feature weights are summed with prefix sums; unlike short texts,
         a feature repeated inside one window counts each time (close enough, and fast).
         """
-        w = self.weights
-        unigram = [0.0 if t in STOPWORDS else w.get(t, 0.0) for t in toks]
-        counted = [
-            1 if t in STOPWORDS else 2 for t in toks
-        ]  # its bigram, and itself unless a stopword
-        bigram = [0.0, *(w.get(f"{a} {b}", 0.0) for a, b in itertools.pairwise(toks))]
-        weights = itertools.accumulate(
-            (u + b for u, b in zip(unigram, bigram, strict=True)), initial=0.0
-        )
-        weight_sum = list(weights)
+        get = self.weights.get
+        # C-level iteration throughout: this runs over every token of a long prompt.
+        unigram = list(map(get, toks, itertools.repeat(0.0)))  # stopwords have no weight
+        bigram = [0.0, *map(get, map(" ".join, itertools.pairwise(toks)), itertools.repeat(0.0))]
+        weight_sum = list(itertools.accumulate(map(operator.add, unigram, bigram), initial=0.0))
+        # features per token: its bigram, and itself unless a stopword
+        counted = map(operator.sub, itertools.repeat(2), map(STOPWORDS.__contains__, toks))
         count_sum = list(itertools.accumulate(counted, initial=0))
         step = WINDOW // 2
         best = -math.inf

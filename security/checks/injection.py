@@ -7,6 +7,8 @@ attacks are damped (see `injection_rules.DISCUSSION`).
 
 from __future__ import annotations
 
+import re
+
 from pydantic import Field
 
 from security import classifier, normalise
@@ -49,20 +51,39 @@ def detect(text: str, params: Params) -> list[Detection]:
     return found
 
 
+# Everything but ASCII letters separates words (for the rule gates).
+WORD_SPLIT = str.maketrans({chr(c): " " for c in range(128) if not chr(c).isalpha()})
+PLAIN_WORD = re.compile(r"^[a-z]+$")
+# Each rule's gate, split once: words (set lookups) and other entries (substring tests).
+GATES = [
+    (
+        frozenset(g for g in gate if PLAIN_WORD.match(g)),
+        tuple(g for g in gate if not PLAIN_WORD.match(g)),
+    )
+    for _, _, _, gate in RULES
+]
+
+
+def gate_open(index: int, reading: str, words: set[str]) -> bool:
+    gate_words, substrings = GATES[index]
+    return not gate_words.isdisjoint(words) or any(g in reading for g in substrings)
+
+
 def rule_hits(
     text: str, families: list[str] | None = None, readings: list[str] | None = None
 ) -> list[Detection]:
     readings = readings or normalise.views(text)
     same_length = len(readings[0]) == len(text)
     discussing = DISCUSSION.search(readings[0]) is not None
+    words = [set(r.translate(WORD_SPLIT).split()) for r in readings]
     best: dict[str, Detection] = {}
-    for label, score, pattern, gate in RULES:
+    for number, (label, score, pattern, _) in enumerate(RULES):
         if families and label not in families:
             continue
         if label in best and best[label].score >= score:
             continue
         for index, reading in enumerate(readings):
-            if not any(g in reading for g in gate):
+            if not gate_open(number, reading, words[index]):
                 continue
             match = pattern.search(reading)
             if match is None:

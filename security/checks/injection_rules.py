@@ -15,8 +15,9 @@ _ORDERS = r"(?:instructions?|prompts?|rules|directions?|directives?|guidelines|g
 _DEVICES = r"(?:android|iphone|ios|phone|samsung|pixel|windows|mac|macos|chrome|firefox|browser|device|xbox|playstation|tesla|router|app|tv|laptop|computer)"
 _LIMITS = r"(?:safety\s+|content\s+|ethical\s+|moral\s+)?(?:rules|constraints|restrictions|filters|guidelines|guidance|policies|programming|limitations|safeguards|guardrails|boundaries|ethics|morals)"
 
-# (label, score, pattern, gate): the pattern only runs when one of the gate's substrings
-# occurs in the text (a cheap C-speed `in` test that spares most regex passes).
+# (label, score, pattern, gate): the pattern only runs when one of the gate's words occurs
+# in the text (a set lookup), or one of its non-word entries ("<|", "##") as a substring.
+# Every gate entry is something the pattern cannot match without; a test checks it on the corpus.
 RULES: list[tuple[str, float, re.Pattern[str], tuple[str, ...]]] = [
     (
         "instruction_override",
@@ -25,22 +26,24 @@ RULES: list[tuple[str, float, re.Pattern[str], tuple[str, ...]]] = [
             rf"\b(?:ignore|disregard|forget|override|skip|bypass|drop|abandon|discard|set\s+aside|throw\s+out|disable|lift|remove|turn\s+off|switch\s+off)\s+(?:all\s+(?:of\s+)?|any\s+(?:of\s+)?)?(?:your|the\s+(?:safety|content|ethical))\s+{_LIMITS}"
         ),
         (
-            "ignor",
+            "ignore",
+            "ignoring",
             "disregard",
             "forget",
-            "overrid",
+            "override",
+            "overriding",
             "skip",
             "bypass",
             "drop",
             "abandon",
             "discard",
-            "set aside",
-            "throw out",
+            "aside",
+            "throw",
             "disable",
             "lift",
-            "remov",
-            "turn off",
-            "switch off",
+            "remove",
+            "turn",
+            "switch",
         ),
     ),
     (
@@ -49,7 +52,7 @@ RULES: list[tuple[str, float, re.Pattern[str], tuple[str, ...]]] = [
         re.compile(
             r"\b(?:previous|prior|original|earlier|old|initial)\s+(?:instructions|rules|directives|guidelines|prompts?)\s+(?:are|is|were)\s+(?:now\s+)?(?:outdated|void|cancell?ed|obsolete|revoked|invalid|no\s+longer\s+(?:valid|apply|in\s+effect))|\bignore\s+the\s+(?:above|system\s+(?:message|prompt))\b|\byour\s+(?:new|real|actual|updated|true)\s+(?:task|job|goal|directive|instructions?|purpose|mission)\s+(?:is|are|will\s+be)\b"
         ),
-        ("previous", "prior", "original", "earlier", "old ", "initial", "ignore the", "your "),
+        ("previous", "prior", "original", "earlier", "old", "initial", "ignore", "your"),
     ),
     (
         "jailbreak_persona",
@@ -57,7 +60,7 @@ RULES: list[tuple[str, float, re.Pattern[str], tuple[str, ...]]] = [
         re.compile(
             rf"\b(?:ai|assistant|model|chatbot|bot|you|yourself)\b[^.?!]{{0,60}}?\b(?:without|with\s+no|free\s+(?:of|from)|freed\s+from|liberated\s+from|escaped)\s+(?:any\s+|all\s+)?(?:[\w']+\s+){{0,2}}?{_LIMITS}|\b(?:you\s+are|you're|imagine\s+you\s+are|as\s+a)\s+(?:now\s+)?jailbroken\b|\bact\s+as\s+my\s+(?:deceased|late|dead)\s+(?:grandma|grandmother|grandfather)\b"
         ),
-        ("ai", "assistant", "model", "chatbot", "bot", "you", "jailbroken", "act as"),
+        ("ai", "assistant", "model", "chatbot", "bot", "you", "jailbroken", "act"),
     ),
     (
         "instruction_override",
@@ -66,18 +69,20 @@ RULES: list[tuple[str, float, re.Pattern[str], tuple[str, ...]]] = [
             rf"\b(?:ignore|disregard|forget|override|skip|bypass|drop|abandon|discard|neglect|set\s+aside|throw\s+out)\b[\w\s,'-]{{0,20}}?{_PRIOR}\s+{_ORDERS}"
         ),
         (
-            "ignor",
+            "ignore",
+            "ignoring",
             "disregard",
             "forget",
-            "overrid",
+            "override",
+            "overriding",
             "skip",
             "bypass",
             "drop",
             "abandon",
             "discard",
             "neglect",
-            "set aside",
-            "throw out",
+            "aside",
+            "throw",
         ),
     ),
     (
@@ -102,7 +107,7 @@ RULES: list[tuple[str, float, re.Pattern[str], tuple[str, ...]]] = [
         re.compile(
             r"\b(?:from\s+now\s+on|henceforth|for\s+the\s+rest\s+of\s+this\s+conversation),?\s+you\s+(?:will|are|must|shall)\s+(?:no\s+longer|not|ignore|answer\s+without|respond\s+without|act\s+as|be\s+(?:free|unrestricted|unfiltered))"
         ),
-        ("from now on", "henceforth", "rest of this"),
+        ("now", "henceforth", "rest"),
     ),
     (
         "jailbreak_persona",
@@ -110,7 +115,7 @@ RULES: list[tuple[str, float, re.Pattern[str], tuple[str, ...]]] = [
         re.compile(
             r"\bdo\s+anything\s+now\b|\byou\s+are\s+(?:now\s+)?dan\b|\bdan\s+mode\b|\bstan\s+mode\b"
         ),
-        ("anything now", "dan", "stan mode"),
+        ("anything", "dan", "stan"),
     ),
     (
         "jailbreak_persona",
@@ -118,7 +123,7 @@ RULES: list[tuple[str, float, re.Pattern[str], tuple[str, ...]]] = [
         re.compile(
             r"\b(?:you\s+are|you're|act\s+as|pretend\s+(?:to\s+be|you\s+are)|roleplay\s+as|become)\b.{0,80}?\b(?:without|no|free\s+(?:of|from))\s+(?:any\s+)?(?:restrictions|limits|limitations|filters|rules|guidelines|censorship|ethic(?:s|al\s+guidelines)|morals|boundaries|content\s+polic(?:y|ies))"
         ),
-        ("you", "act as", "pretend", "roleplay", "become"),
+        ("you", "act", "pretend", "roleplay", "become"),
     ),
     (
         "jailbreak_persona",
@@ -126,7 +131,15 @@ RULES: list[tuple[str, float, re.Pattern[str], tuple[str, ...]]] = [
         re.compile(
             r"\b(?:unfiltered|uncensored|unrestricted|unaligned|amoral|unbound|jailbroken)\s+(?:ai|assistant|model|chatbot|mode|version|persona|character)\b"
         ),
-        ("unfilter", "uncensor", "unrestrict", "unalign", "amoral", "unbound", "jailbroken"),
+        (
+            "unfiltered",
+            "uncensored",
+            "unrestricted",
+            "unaligned",
+            "amoral",
+            "unbound",
+            "jailbroken",
+        ),
     ),
     (
         "jailbreak_persona",
@@ -134,7 +147,7 @@ RULES: list[tuple[str, float, re.Pattern[str], tuple[str, ...]]] = [
         re.compile(
             r"\b(?:has|have|with)\s+(?:broken|been\s+freed|escaped)\s+(?:free\s+)?(?:of|from)?\s*(?:the\s+)?(?:typical\s+)?(?:confines|restrictions|rules)|\bjailbreak(?:ed)?\s+mode\b|\bstay\s+in\s+character\b.{0,80}\b(?:no\s+matter|always|never\s+refuse)"
         ),
-        ("broken", "freed", "escaped", "jailbreak", "stay in character"),
+        ("broken", "freed", "escaped", "jailbreak", "character"),
     ),
     (
         "jailbreak_persona",
@@ -142,7 +155,7 @@ RULES: list[tuple[str, float, re.Pattern[str], tuple[str, ...]]] = [
         re.compile(
             r"\b(?:never|don't|do\s+not|must\s+not|cannot|can't|won't)\s+(?:refuse|decline|say\s+(?:no|you\s+can't)|apologi[sz]e|add\s+warnings|mention\s+(?:ethics|policies|guidelines))\b.{0,60}?\b(?:any|every|no\s+matter|whatever|regardless)"
         ),
-        ("never", "don't", "do not", "must not", "cannot", "can't", "won't"),
+        ("never", "don", "not", "not", "cannot", "can", "won"),
     ),
     (
         "developer_mode",
@@ -154,7 +167,7 @@ RULES: list[tuple[str, float, re.Pattern[str], tuple[str, ...]]] = [
             + _DEVICES
             + r")"
         ),
-        (" mode",),
+        ("mode",),
     ),
     (
         "system_prompt_extraction",
@@ -171,11 +184,11 @@ RULES: list[tuple[str, float, re.Pattern[str], tuple[str, ...]]] = [
             "display",
             "leak",
             "dump",
-            "give me",
-            "tell me",
+            "give",
+            "tell",
             "what",
             "recite",
-            "spell out",
+            "spell",
             "paste",
             "copy",
         ),
@@ -195,14 +208,14 @@ RULES: list[tuple[str, float, re.Pattern[str], tuple[str, ...]]] = [
             "leak",
             "dump",
             "disclose",
-            "write out",
+            "write",
             "share",
             "recite",
-            "tell me",
+            "tell",
             "before",
             "above",
-            "prior to",
-            "were you told",
+            "prior",
+            "told",
         ),
     ),
     (
@@ -217,9 +230,9 @@ RULES: list[tuple[str, float, re.Pattern[str], tuple[str, ...]]] = [
             "output",
             "copy",
             "recite",
-            "were you told",
-            "are you told",
-            "starting with",
+            "told",
+            "told",
+            "starting",
         ),
     ),
     (
@@ -228,7 +241,7 @@ RULES: list[tuple[str, float, re.Pattern[str], tuple[str, ...]]] = [
         re.compile(
             r"<\|?\s*im_(?:start|end)\s*\|?>|<\|(?:system|endoftext|assistant)\|>|\[/?inst\]|<</?sys>>|</?\s*system\s*>\s*\S|\b(?:end\s+of\s+(?:user\s+)?(?:input|prompt|document|conversation))\b.{0,40}?\b(?:system|new\s+instructions?|assistant)\b"
         ),
-        ("im_", "<|", "inst]", "<<sys", "<</sys", "system", "end of"),
+        ("im_", "<|", "inst]", "<<sys", "<</sys", "system", "end"),
     ),
     (
         "delimiter_injection",
@@ -244,7 +257,7 @@ RULES: list[tuple[str, float, re.Pattern[str], tuple[str, ...]]] = [
         re.compile(
             r"\b(?:obey|follow|execute|carry\s+out)\s+the\s+(?:hidden|secret|encoded)\s+(?:command|instruction|message)s?\b"
         ),
-        ("obey", "follow", "execute", "carry out"),
+        ("obey", "follow", "execute", "carry"),
     ),
     (
         "payload_splitting",
@@ -252,7 +265,7 @@ RULES: list[tuple[str, float, re.Pattern[str], tuple[str, ...]]] = [
         re.compile(
             r"\b(?:concatenate|combine|join|put\s+together|merge)\b.{0,60}?\b(?:strings|parts|pieces|variables|fragments|letters)\b.{0,60}?\b(?:execute|follow|obey|do\s+what|answer|respond\s+to|carry\s+out|act\s+on)\b|\b[a-z]\s*=\s*['\"][^'\"]{1,60}['\"]\s*[;,\n]\s*[a-z]\s*=\s*['\"][^'\"]{1,60}['\"].{0,80}?\b(?:[a-z]\s*\+\s*[a-z])\b"
         ),
-        ("concatenat", "combin", "join", "put together", "merge", "="),
+        ("concatenate", "combine", "join", "together", "merge", "="),
     ),
     (
         "indirect_injection",
@@ -284,7 +297,7 @@ RULES: list[tuple[str, float, re.Pattern[str], tuple[str, ...]]] = [
         re.compile(
             r"\b(?:do\s+not|don't|never)\s+(?:tell|inform|mention\s+(?:this\s+)?to|reveal\s+(?:this\s+)?to|alert|let)\s+(?:the\s+)?user\b|\bwithout\s+(?:telling|informing|alerting)\s+the\s+user\b"
         ),
-        ("do not", "don't", "never", "without"),
+        ("not", "don", "never", "without"),
     ),
     (
         "indirect_injection",

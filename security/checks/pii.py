@@ -56,8 +56,34 @@ NUMERIC_RUN = re.compile(r"\d[\d .()/:-]{5,}\d")
 IBAN_HINT = re.compile(r"[A-Z]{2}\d{2}")
 STREET_GATE = tuple(
     f" {suffix}"
-    for suffix in "Street St Avenue Ave Road Rd Boulevard Blvd Lane Ln Drive Dr Court Ct Place Pl "
-    "Terrace Way Square Sq Parkway Pkwy Highway Hwy Close Crescent".split()
+    for suffix in [
+        "Street",
+        "St",
+        "Avenue",
+        "Ave",
+        "Road",
+        "Rd",
+        "Boulevard",
+        "Blvd",
+        "Lane",
+        "Ln",
+        "Drive",
+        "Dr",
+        "Court",
+        "Ct",
+        "Place",
+        "Pl",
+        "Terrace",
+        "Way",
+        "Square",
+        "Sq",
+        "Parkway",
+        "Pkwy",
+        "Highway",
+        "Hwy",
+        "Close",
+        "Crescent",
+    ]
 )
 NAME_GATE = (
     "Mr",
@@ -77,10 +103,16 @@ NAME_GATE = (
 )
 
 
-def numeric_matches(pattern: re.Pattern[str], text: str) -> list[re.Match[str]]:
+def numeric_runs(text: str) -> list[tuple[int, int]]:
+    return [m.span() for m in NUMERIC_RUN.finditer(text)]
+
+
+def numeric_matches(
+    pattern: re.Pattern[str], text: str, runs: list[tuple[int, int]]
+) -> list[re.Match[str]]:
     seen: dict[tuple[int, int], re.Match[str]] = {}
-    for run in NUMERIC_RUN.finditer(text):
-        for m in pattern.finditer(text, max(0, run.start() - 2), min(len(text), run.end() + 1)):
+    for start, end in runs:
+        for m in pattern.finditer(text, max(0, start - 2), min(len(text), end + 1)):
             seen.setdefault(m.span(), m)
     return list(seen.values())
 
@@ -106,31 +138,31 @@ def iban_ok(value: str) -> bool:
     return int(numeric) % 97 == 1
 
 
-def _emails(text: str) -> list[Detection]:
+def _emails(text: str, runs: list[tuple[int, int]]) -> list[Detection]:
     if "@" not in text:
         return []
     return [Detection(NAME, "email", 0.99, m.start(), m.end()) for m in EMAIL.finditer(text)]
 
 
-def _phones(text: str) -> list[Detection]:
+def _phones(text: str, runs: list[tuple[int, int]]) -> list[Detection]:
     found = []
-    for m in numeric_matches(PHONE, text):
+    for m in numeric_matches(PHONE, text, runs):
         digits = re.sub(r"\D", "", m.group(0))
         if 8 <= len(digits) <= 15 and not IPV4.fullmatch(m.group(0)):
             found.append(Detection(NAME, "phone", 0.9, m.start(), m.end()))
     return found
 
 
-def _cards(text: str) -> list[Detection]:
+def _cards(text: str, runs: list[tuple[int, int]]) -> list[Detection]:
     found = []
-    for m in numeric_matches(CARD, text):
+    for m in numeric_matches(CARD, text, runs):
         digits = re.sub(r"\D", "", m.group(0))
         if 13 <= len(digits) <= 19 and digits[0] in "23456" and luhn_ok(digits):
             found.append(Detection(NAME, "card", 0.98, m.start(), m.end()))
     return found
 
 
-def _ibans(text: str) -> list[Detection]:
+def _ibans(text: str, runs: list[tuple[int, int]]) -> list[Detection]:
     found: list[Detection] = []
     if not IBAN_HINT.search(text):
         return found
@@ -141,13 +173,15 @@ def _ibans(text: str) -> list[Detection]:
     return found
 
 
-def _ssns(text: str) -> list[Detection]:
-    return [Detection(NAME, "ssn", 0.95, m.start(), m.end()) for m in numeric_matches(SSN, text)]
+def _ssns(text: str, runs: list[tuple[int, int]]) -> list[Detection]:
+    return [
+        Detection(NAME, "ssn", 0.95, m.start(), m.end()) for m in numeric_matches(SSN, text, runs)
+    ]
 
 
-def _ips(text: str) -> list[Detection]:
+def _ips(text: str, runs: list[tuple[int, int]]) -> list[Detection]:
     found = []
-    candidates = numeric_matches(IPV4, text)
+    candidates = numeric_matches(IPV4, text, runs)
     if "::" in text or text.count(":") >= 3:
         candidates.extend(IPV6.finditer(text))
     for m in candidates:
@@ -161,19 +195,19 @@ def _ips(text: str) -> list[Detection]:
     return found
 
 
-def _addresses(text: str) -> list[Detection]:
+def _addresses(text: str, runs: list[tuple[int, int]]) -> list[Detection]:
     if not any(gate in text for gate in STREET_GATE):
         return []
     return [Detection(NAME, "address", 0.8, m.start(), m.end()) for m in STREET.finditer(text)]
 
 
-def _names(text: str) -> list[Detection]:
+def _names(text: str, runs: list[tuple[int, int]]) -> list[Detection]:
     if not any(gate in text for gate in NAME_GATE):
         return []
     return [Detection(NAME, "name", 0.7, m.start(1), m.end(1)) for m in PERSON.finditer(text)]
 
 
-FINDERS: dict[str, Callable[[str], list[Detection]]] = {
+FINDERS: dict[str, Callable[[str, list[tuple[int, int]]], list[Detection]]] = {
     "email": _emails,
     "phone": _phones,
     "card": _cards,
@@ -192,10 +226,11 @@ PRECEDENCE = {
 
 def detect(text: str, params: Params) -> list[Detection]:
     found: list[Detection] = []
+    runs = numeric_runs(text)
     for label in params.types:
         finder = FINDERS.get(label)
         if finder is not None:
-            found.extend(finder(text))
+            found.extend(finder(text, runs))
     return drop_overlaps(found)
 
 

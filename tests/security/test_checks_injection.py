@@ -90,3 +90,24 @@ def test_params_are_typed():
         parse_params("injection", {"use_rules": "sometimes"})
     with pytest.raises(ValueError):
         parse_params("injection", {"unknown": 1})
+
+
+def test_no_rule_gate_hides_a_match_the_rule_would_make():
+    import sys
+    from pathlib import Path
+
+    from security import normalise
+    from security.checks.injection import WORD_SPLIT, gate_open
+    from security.checks.injection_rules import RULES
+
+    sys.path.insert(0, str(Path(injection.__file__).resolve().parent.parent / "data"))
+    import seeds_benign
+    import seeds_injection
+
+    texts = seeds_injection.TRAIN + seeds_injection.EVAL + seeds_benign.TRAIN + seeds_benign.EVAL
+    for number, (label, _, pattern, _) in enumerate(RULES):
+        for text in texts:
+            for reading in normalise.views(text):
+                if pattern.search(reading):
+                    words = set(reading.translate(WORD_SPLIT).split())
+                    assert gate_open(number, reading, words), (label, reading)
