@@ -63,8 +63,12 @@ def main() -> None:
         p50 = statistics.median(times)
         p90 = times[int(len(times) * 0.9) - 1]
         print(
-            f"{label:<30} chars={len(text):>6}  p50={p50:6.2f} ms  p90={p90:6.2f} ms  max={times[-1]:6.2f} ms"
+            f"{label:<30} chars={len(text):>6}  min={times[0]:6.2f} ms  p50={p50:6.2f} ms  "
+            f"p90={p90:6.2f} ms  max={times[-1]:6.2f} ms"
         )
+    print(
+        f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs (other processes share them)"
+    )
 
 
 if __name__ == "__main__":

@@ -182,7 +182,7 @@ LOG_MAX_BODY_BYTES = env.int("LOG_MAX_BODY_BYTES", default=256 * 1024)
 # secret split across chunks is still caught before any of it reaches the client.
 SECURITY_HOLD_BACK_CHARS = env.int("SECURITY_HOLD_BACK_CHARS", default=64)
 # Prompts longer than this (characters) are screened on a worker thread, off the event loop.
-SECURITY_THREAD_CHARS = env.int("SECURITY_THREAD_CHARS", default=50_000)
+SECURITY_THREAD_CHARS = env.int("SECURITY_THREAD_CHARS", default=16_000)
 
 # Provider credentials read at start-up (the variables the official SDKs read).
 OPENAI_API_KEY = env.str("OPENAI_API_KEY", default="")

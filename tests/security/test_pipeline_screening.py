@@ -181,3 +181,14 @@ def test_scan_from_logs_replays_stored_traffic_against_a_policy(gateway, policy)
     assert sorted(r["action"] for r in results) == ["allow", "block"]
     assert all(r["was"] == "allow" for r in results)
     assert "changed: 1" in err.getvalue()
+
+
+def test_a_long_prompt_is_screened_off_the_event_loop_with_the_same_result(
+    gateway, policy, settings
+):
+    settings.SECURITY_THREAD_CHARS = 100
+    policy("no-injection", rules=[{"detector": "injection", "action": "block"}])
+    long_text = "Please summarise the quarterly report. " * 20
+    with pytest.raises(openai.BadRequestError):
+        ask(gateway.openai(), long_text + ATTACK)
+    assert ask(gateway.openai(), long_text).choices[0].message.content.startswith("echo: Please")
