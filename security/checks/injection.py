@@ -13,7 +13,7 @@ from pydantic import Field
 
 from security import classifier, normalise
 from security.checks import CheckParams, Detection
-from security.checks.injection_rules import DISCUSSION, DISCUSSION_SCORE, RULES
+from security.checks.injection_rules import DISCUSSION, DISCUSSION_CUES, DISCUSSION_SCORE, RULES
 
 NAME = "injection"
 
@@ -74,7 +74,10 @@ def rule_hits(
 ) -> list[Detection]:
     readings = readings or normalise.views(text)
     same_length = len(readings[0]) == len(text)
-    discussing = DISCUSSION.search(readings[0]) is not None
+    first = readings[0]
+    discussing = (
+        any(cue in first for cue in DISCUSSION_CUES) and DISCUSSION.search(first) is not None
+    )
     words = [set(r.translate(WORD_SPLIT).split()) for r in readings]
     best: dict[str, Detection] = {}
     for number, (label, score, pattern, _) in enumerate(RULES):

@@ -315,3 +315,17 @@ DISCUSSION = re.compile(
     r"\b(?:how\s+(?:do|can|should|would|to)\s+(?:i\s+|we\s+|you\s+)?(?:detect|prevent|defend|protect|mitigate|stop|block|guard|test\s+for|handle|recogni[sz]e)|what\s+is\s+(?:a\s+)?(?:prompt\s+injection|jailbreak)|explain\s+(?:what\s+)?(?:prompt\s+injection|jailbreak)|examples?\s+of\s+(?:a\s+)?(?:prompt\s+injection|jailbreak)|(?:research|paper|survey|classifier|detector|filter)\s+(?:on|about|for)\s+(?:prompt\s+injection|jailbreak)|owasp)"
 )
 DISCUSSION_SCORE = 0.35
+# DISCUSSION cannot match without one of these (a cheap test before the regex).
+DISCUSSION_CUES = (
+    "how",
+    "what is",
+    "explain",
+    "example",
+    "research",
+    "paper",
+    "survey",
+    "classifier",
+    "detector",
+    "filter",
+    "owasp",
+)
