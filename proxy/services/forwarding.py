@@ -159,11 +159,14 @@ async def relay(
                 call.first_byte_at = time.perf_counter()
             out: list[bytes] = []
             for event in splitter.feed(chunk):
+                passes = scanner.feed(event)
+                # output filters rewrite what the client gets; the log keeps the same
+                sent = text.rewrite(event) if text and passes else [event]
                 if events is not None and kept_bytes < limit:
-                    events.append(event)
-                    kept_bytes += len(event)
-                if scanner.feed(event):
-                    out.extend(text.rewrite(event) if text else (event,))
+                    events.extend(sent)
+                    kept_bytes += sum(map(len, sent))
+                if passes:
+                    out.extend(sent)
             if out:
                 yield b"".join(out)
         if splitter.rest().strip() or not scanner.saw_done:

@@ -68,3 +68,12 @@ def test_ordinary_responses_stream_unchanged(gateway, policy):
         "".join(c.choices[0].delta.content or "" for c in stream if c.choices)
         == "echo: one two three four"
     )
+
+
+def test_the_stored_response_of_a_redacted_stream_keeps_no_secret(gateway, policy):
+    policy("out", direction="output", rules=[{"detector": "secrets", "action": "redact"}])
+    gateway.fake.then(reply=f"Your key is {KEY} and more words follow here")
+    list(ask(gateway.openai(), stream=True))
+    (log,) = gateway.logs(1)
+    assert KEY not in str(log.body.response) + log.body.response_text
+    assert "[REDACTED:openai_key]" in log.body.response_text
