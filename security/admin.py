@@ -2,19 +2,36 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from django.contrib import admin
 from django.http import HttpRequest
 
+from security.checks import CHECKS, get_check
 from security.models import AuditEntry, Policy, PolicyRule, SecurityEvent
 from security.services.audit_hooks import AuditedAdmin
+
+
+def params_help() -> str:
+    """Each detector's parameters and defaults, from its typed model (docs/security.md)."""
+    lines = []
+    for name in CHECKS:
+        defaults = get_check(name).Params().model_dump()
+        lines.append(f"{name}: {json.dumps(defaults)}")
+    return "Parameters (JSON; omitted keys take these defaults) — " + " | ".join(lines)
 
 
 class PolicyRuleInline(admin.TabularInline):
     model = PolicyRule
     extra = 1
     fields = ("order", "detector", "params", "threshold", "action", "enabled")
+
+    def formfield_for_dbfield(self, db_field: Any, request: HttpRequest, **kwargs: Any) -> Any:
+        field = super().formfield_for_dbfield(db_field, request, **kwargs)
+        if db_field.name == "params" and field is not None:
+            field.help_text = params_help()
+        return field
 
 
 @admin.register(Policy)

@@ -139,3 +139,8 @@ def test_the_admin_refuses_rule_params_that_do_not_fit_the_detector(admin_client
     assert response.status_code == 200
     assert not Policy.objects.filter(name="bad").exists()
     assert b"colour" in response.content
+
+
+def test_the_policy_form_lists_each_detectors_parameters(admin_client):
+    page = admin_client.get("/admin/security/policy/add/").content.decode()
+    assert "classifier_min" in page and "min_entropy" in page and "denied_topics" in page
