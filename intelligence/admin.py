@@ -100,7 +100,7 @@ class PatternAdmin(admin.ModelAdmin):
         "cost_usd",
         "trend",
     )
-    fields = ("name", "category", "example_requests", *readonly_fields)
+    fields = ("name", "category", *readonly_fields)
     inlines = (TemplateInline, PatternStatInline)
     actions = ("recompute_statistics",)
 

@@ -14,6 +14,7 @@ from intelligence.api import router as intelligence_router
 from proxy.anthropic_api import router as anthropic_router
 from proxy.api import router as proxy_router
 from proxy.errors import ProxyError, render_error
+from security.api import router as security_router
 
 api = NinjaAPI(
     title="LLM Proxy",
@@ -26,6 +27,7 @@ api = NinjaAPI(
 api.add_router("/v1", proxy_router)
 api.add_router("/v1", anthropic_router)
 api.add_router("/api", intelligence_router)
+api.add_router("/api/security", security_router)
 
 
 def _format_for(request: HttpRequest) -> str:

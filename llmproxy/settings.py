@@ -208,6 +208,13 @@ BUDGETS_FAIL_CLOSED = env.bool("BUDGETS_FAIL_CLOSED", default=False)
 # After a cache failure, limits skip the cache for this many seconds.
 LIMITS_CACHE_RETRY_SECONDS = env.float("LIMITS_CACHE_RETRY_SECONDS", default=5.0)
 
+# --- Security (docs/security.md) -------------------------------------------------------
+# Output scanning holds back this many characters of a streamed response, so that a
+# secret split across chunks is still caught before any of it reaches the client.
+SECURITY_HOLD_BACK_CHARS = env.int("SECURITY_HOLD_BACK_CHARS", default=64)
+# Prompts longer than this (characters) are screened on a worker thread, off the event loop.
+SECURITY_THREAD_CHARS = env.int("SECURITY_THREAD_CHARS", default=16_000)
+
 # Provider credentials read at start-up (the variables the official SDKs read).
 OPENAI_API_KEY = env.str("OPENAI_API_KEY", default="")
 OPENAI_BASE_URL = env.str("OPENAI_BASE_URL", default="")

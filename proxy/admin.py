@@ -25,6 +25,7 @@ from proxy.models import (
 )
 from proxy.selectors import spend_against_budget
 from proxy.services.keys import api_key_create, api_key_revoke, api_key_set_state
+from security.services.audit_hooks import AuditedAdmin, actor_of
 
 LIMIT_FIELDS = ("requests_per_minute", "tokens_per_minute", "budget_usd", "budget_period")
 LIMITS_HELP = "Empty fields mean no limit. A key's limits apply on top of its namespace's."
@@ -47,7 +48,7 @@ class PriceUnknownFilter(admin.SimpleListFilter):
 
 
 @admin.register(Namespace)
-class NamespaceAdmin(admin.ModelAdmin):
+class NamespaceAdmin(AuditedAdmin):
     list_display = ("name", "description", "requests_per_minute", "tokens_per_minute", "spend")
     search_fields = ("name",)
     fieldsets = (
@@ -61,7 +62,7 @@ class NamespaceAdmin(admin.ModelAdmin):
 
 
 @admin.register(ApiKey)
-class ApiKeyAdmin(admin.ModelAdmin):
+class ApiKeyAdmin(AuditedAdmin):
     list_display = ("name", "namespace", "prefix", "state", "expires_at", "spend", "created_at")
     list_filter = ("state", "namespace")
     search_fields = ("name", "prefix", "namespace__name")
@@ -96,6 +97,7 @@ class ApiKeyAdmin(admin.ModelAdmin):
             tokens_per_minute=obj.tokens_per_minute,
             budget_usd=obj.budget_usd,
             budget_period=obj.budget_period,
+            actor=actor_of(request),
         )
         obj.pk, obj.prefix, obj.key_hash = issued.key.pk, issued.key.prefix, issued.key.key_hash
         obj.created_at = issued.key.created_at
@@ -110,17 +112,17 @@ class ApiKeyAdmin(admin.ModelAdmin):
     @admin.action(description="Suspend selected keys")
     def suspend(self, request: HttpRequest, queryset: QuerySet[ApiKey]) -> None:
         for key in queryset:
-            api_key_set_state(key=key, state=ApiKey.State.SUSPENDED)
+            api_key_set_state(key=key, state=ApiKey.State.SUSPENDED, actor=actor_of(request))
 
     @admin.action(description="Re-activate selected keys")
     def reactivate(self, request: HttpRequest, queryset: QuerySet[ApiKey]) -> None:
         for key in queryset.exclude(state=ApiKey.State.REVOKED):
-            api_key_set_state(key=key, state=ApiKey.State.ACTIVE)
+            api_key_set_state(key=key, state=ApiKey.State.ACTIVE, actor=actor_of(request))
 
     @admin.action(description="Revoke selected keys (final)")
     def revoke(self, request: HttpRequest, queryset: QuerySet[ApiKey]) -> None:
         for key in queryset:
-            api_key_revoke(key=key)
+            api_key_revoke(key=key, actor=actor_of(request))
 
 
 class ProviderForm(forms.ModelForm):
@@ -146,7 +148,7 @@ class ProviderForm(forms.ModelForm):
 
 
 @admin.register(Provider)
-class ProviderAdmin(admin.ModelAdmin):
+class ProviderAdmin(AuditedAdmin):
     form = ProviderForm
     list_display = ("name", "kind", "base_url", "api_key_hint", "is_default", "enabled")
     list_filter = ("kind", "enabled")
@@ -165,7 +167,7 @@ class RouteTargetInline(admin.TabularInline):
 
 
 @admin.register(Route)
-class RouteAdmin(admin.ModelAdmin):
+class RouteAdmin(AuditedAdmin):
     list_display = (
         "alias",
         "namespace",

@@ -58,6 +58,9 @@ class Call:
     response_headers: dict[str, str] = field(default_factory=dict)
     ledger: Any = None  # what the limits stage reserved (proxy.services.limits.Ledger)
     accounted: bool = False  # cost computed and limits settled
+    # Factories of stream text filters (see proxy.stream_text): the response's text goes
+    # through them, streamed or not (security output scanning, pseudonym restoration).
+    output_filters: list[Any] = field(default_factory=list)
 
     @property
     def namespace_id(self) -> int | None:

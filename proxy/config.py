@@ -179,6 +179,7 @@ def provider_info_from_row(provider: Any) -> ProviderInfo:
 SNAPSHOT_EXTENSIONS: tuple[str, ...] = (
     "intelligence.services.matching.snapshot_templates",
     "intelligence.services.semantic_cache.snapshot_cache_settings",
+    "security.selectors.snapshot_policies",
 )
 
 

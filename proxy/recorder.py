@@ -29,6 +29,10 @@ log = logging.getLogger(__name__)
 
 _STOP = object()
 
+# Other apps store what they derive from request logs in the same transaction:
+# each dotted path is called with the batch's rows (security: SecurityEvent rows).
+LOG_WRITE_EXTENSIONS: tuple[str, ...] = ("security.services.events.events_from_rows",)
+
 
 @dataclass(slots=True)
 class LogEntry:
@@ -160,6 +164,7 @@ def write_rows(rows: list[dict[str, Any]]) -> None:
 def _write_batch(rows: list[dict[str, Any]]) -> None:
     from django.db import transaction
     from django.utils.dateparse import parse_datetime
+    from django.utils.module_loading import import_string
 
     from proxy.models import RequestBody, RequestLog
     from proxy.services.sessions import sessions_touch
@@ -176,6 +181,8 @@ def _write_batch(rows: list[dict[str, Any]]) -> None:
         if bodies:
             RequestBody.objects.bulk_create(bodies, ignore_conflicts=True)
         sessions_touch(logs)
+        for dotted in LOG_WRITE_EXTENSIONS:
+            import_string(dotted)(rows)
 
 
 class Recorder:

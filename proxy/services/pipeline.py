@@ -29,6 +29,7 @@ from proxy.services.intake import take_in
 from proxy.services.limits import enforce_limits
 from proxy.services.response_cache import cache_lookup, remember_response
 from proxy.services.routing import resolve, visible_models
+from security.services.screening import screen_input
 
 log = logging.getLogger(__name__)
 
@@ -58,7 +59,7 @@ async def handle(request: HttpRequest, *, api_format: str, endpoint: str) -> Res
         snapshot = call.snapshot = await runtime.config.current()
         await authenticate(call, snapshot, runtime)  # 401, 403
         await enforce_limits(call, runtime, body_bytes=len(request.body))  # 429
-        # security (planned): input policies block, redact or flag
+        await screen_input(call, snapshot)  # 400 policy_violation; redacts call.body
         annotate_pattern(call, snapshot)  # enhance: the prompt's pattern, from memory
         # enhance (planned): transformation rules, experiments
         resolve(call, snapshot, runtime.rng)  # 403, 404
