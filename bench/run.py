@@ -8,7 +8,7 @@ What it does, all on 127.0.0.1 with a throwaway DATA_DIR (SQLite, WAL):
      (OPENAI_BASE_URL + `manage.py sync_providers`) and a key (`create_api_key`);
   3. starts each proxy server (daphne, as `make run` uses; uvicorn) as one process
      with LOG_BODIES=full (every request logged with its bodies);
-  4. for each cell (streaming or not × concurrency 1, 16, 64) runs wrk against the
+  4. for each cell (streaming or not, concurrency 1, 16, 64) runs wrk against the
      upstream directly, then through each server, back to back, so that every
      ratio compares measurements taken moments apart on the same machine;
   5. checks that every proxied request was stored in the request log, reads
@@ -110,13 +110,17 @@ def parse_wrk(output: str) -> Cell:
     rps = re.search(r"Requests/sec:\s+([\d.]+)", output)
     total = re.search(r"(\d+) requests in", output)
     non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", output)
-    socket_errors = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", output)
+    socket_errors = re.search(
+        r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", output
+    )
     if not (p50 and p99 and rps and total):
         raise RuntimeError("unexpected wrk output:\n" + output)
     errors = int(non2xx.group(1)) if non2xx else 0
     if socket_errors:
         errors += sum(int(g) for g in socket_errors.groups())
-    return Cell(float(rps.group(1)), _ms(p50.group(1)), _ms(p99.group(1)), int(total.group(1)), errors)
+    return Cell(
+        float(rps.group(1)), _ms(p50.group(1)), _ms(p99.group(1)), int(total.group(1)), errors
+    )
 
 
 def lua_script(directory: Path, key: str, stream: bool) -> Path:
@@ -185,7 +189,16 @@ class Servers:
 
 def server_command(name: str, port: int) -> list[str]:
     if name == "daphne":
-        return [PYTHON, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), "llmproxy.asgi:application"]
+        return [
+            PYTHON,
+            "-m",
+            "daphne",
+            "-b",
+            "127.0.0.1",
+            "-p",
+            str(port),
+            "llmproxy.asgi:application",
+        ]
     if name == "uvicorn":
         return [
             PYTHON, "-m", "uvicorn", "llmproxy.asgi:application", "--host", "127.0.0.1",
@@ -209,12 +222,16 @@ def stored_records(database: Path) -> int:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawTextHelpFormatter
+    )
     parser.add_argument("--duration", type=float, default=5.0, help="seconds per measurement")
     parser.add_argument("--warmup", type=float, default=2.0, help="seconds of warm-up per server")
     parser.add_argument("--servers", default="daphne,uvicorn")
     parser.add_argument("--out", default=str(ROOT / "bench" / "RESULTS.md"))
-    parser.add_argument("--note", default="", help="a line added under the table (machine load, ...)")
+    parser.add_argument(
+        "--note", default="", help="a line added under the table (machine load, ...)"
+    )
     args = parser.parse_args()
     if shutil.which("wrk") is None:
         raise SystemExit("wrk not found: apt-get install -y wrk")
@@ -246,7 +263,11 @@ def main() -> None:
         )
         manage(env, "migrate", "--no-input", "-v", "0")
         manage(env, "sync_providers")
-        key = manage(env, "create_api_key", "--namespace", "bench", "--name", "bench").strip().splitlines()[-1]
+        key = (
+            manage(env, "create_api_key", "--namespace", "bench", "--name", "bench")
+            .strip()
+            .splitlines()[-1]
+        )
         ports = {name: free_port() for name in servers}
         for name in servers:
             processes.start(name, server_command(name, ports[name]))
@@ -256,15 +277,24 @@ def main() -> None:
         scripts = {s: lua_script(data_dir, key, s) for s in (False, True)}
         direct_url = f"http://127.0.0.1:{upstream_port}/v1/chat/completions"
         for name in servers:  # warm up: first requests load the config snapshot, open connections
-            run_wrk(f"http://127.0.0.1:{ports[name]}/v1/chat/completions", scripts[False], 16, args.warmup)
+            run_wrk(
+                f"http://127.0.0.1:{ports[name]}/v1/chat/completions",
+                scripts[False],
+                16,
+                args.warmup,
+            )
         before = stored_records(data_dir / "llmproxy.sqlite3")
         proxied = 0
         for stream in (False, True):
             for concurrency in CONCURRENCY:
-                direct, commands["direct"] = run_wrk(direct_url, scripts[stream], concurrency, args.duration)
+                direct, commands["direct"] = run_wrk(
+                    direct_url, scripts[stream], concurrency, args.duration
+                )
                 for name in servers:
                     url = f"http://127.0.0.1:{ports[name]}/v1/chat/completions"
-                    through, commands[name] = run_wrk(url, scripts[stream], concurrency, args.duration)
+                    through, commands[name] = run_wrk(
+                        url, scripts[stream], concurrency, args.duration
+                    )
                     proxied += through.requests
                     rows.append((name, stream, concurrency, direct, through))
                     print(

@@ -28,9 +28,9 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+from django.core.exceptions import RequestAborted
 from django.core.handlers.asgi import ASGIHandler, get_script_prefix
 from django.core.handlers.exception import convert_exception_to_response
-from django.core.exceptions import RequestAborted
 from django.http import HttpRequest, HttpResponseBase
 from django.middleware.security import SecurityMiddleware
 from django.urls import set_script_prefix
@@ -44,10 +44,10 @@ class ProxyASGIHandler(ASGIHandler):
     """Serves the proxy API: no per-request threads, no signals, inline security headers."""
 
     def load_middleware(self, is_async: bool = False) -> None:
-        self._view_middleware = []
-        self._template_response_middleware = []
-        self._exception_middleware = []
-        self._middleware_chain = convert_exception_to_response(self._get_response_async)
+        self._view_middleware: list[Any] = []
+        self._template_response_middleware: list[Any] = []
+        self._exception_middleware: list[Any] = []
+        self._middleware_chain = convert_exception_to_response(self._get_response_async)  # type: ignore[attr-defined]
         self._security = SecurityMiddleware(_unused_get_response)
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
@@ -56,11 +56,11 @@ class ProxyASGIHandler(ASGIHandler):
         await self.handle(scope, receive, send)
 
     async def run_get_response(self, request: HttpRequest) -> HttpResponseBase:
-        response = self._security.process_request(request)
+        response: Any = self._security.process_request(request)
         if response is None:
             response = await self._middleware_chain(request)  # type: ignore[misc]
         response = self._security.process_response(request, response)
-        response._handler_class = self.__class__  # type: ignore[attr-defined]
+        response._handler_class = self.__class__
         return response
 
     async def handle(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
@@ -71,6 +71,7 @@ class ProxyASGIHandler(ASGIHandler):
         set_script_prefix(get_script_prefix(scope))
         request, error_response = self.create_request(scope, body_file)
         if request is None:
+            assert error_response is not None
             body_file.close()
             await self.send_response(error_response, send)
             close_response(error_response)
