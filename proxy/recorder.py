@@ -69,6 +69,7 @@ class LogEntry:
     response_body: Any = None
     stream_events: list[bytes] | None = None
     stream_format: str = ""
+    stream_truncated: bool = False
 
 
 LOG_FIELDS = [
@@ -123,7 +124,7 @@ def entry_to_row(entry: LogEntry) -> dict[str, Any]:
             "request": request_body,
             "response": response_body,
             "response_text": text,
-            "truncated": request_truncated or response_truncated,
+            "truncated": request_truncated or response_truncated or entry.stream_truncated,
         }
     row["body"] = body
     return row

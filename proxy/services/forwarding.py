@@ -153,9 +153,12 @@ async def relay(
                 call.first_byte_at = time.perf_counter()
             out = []
             for event in splitter.feed(chunk):
-                if events is not None and kept_bytes < limit:
-                    events.append(event)
-                    kept_bytes += len(event)
+                if events is not None:
+                    if kept_bytes < limit:
+                        events.append(event)
+                        kept_bytes += len(event)
+                    else:
+                        call.stream_truncated = True
                 if scanner.feed(event):
                     out.append(event)
             if out:
