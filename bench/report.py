@@ -21,6 +21,7 @@ def render_report(
     args: argparse.Namespace,
     started_at: datetime,
     finished_at: datetime,
+    load: tuple[str, str],
 ) -> str:
     from bench.run import machine
 
@@ -31,6 +32,8 @@ def render_report(
         "",
         f"- **When**: {started_at:%Y-%m-%d %H:%M} to {finished_at:%H:%M} UTC",
         f"- **Machine**: {machine()}",
+        f"- **Load average** (1, 5, 15 min) at start {load[0]}, at the end {load[1]}: "
+        "on 2 CPUs, anything above 2 means other work competed with the bench.",
         "- **Setup**: one server process, SQLite (WAL) in a throwaway DATA_DIR, "
         "`LOG_BODIES=full` (every request stored with its request and response bodies), "
         "the fake upstream (`python -m proxy.fake_upstream`, aiohttp) in its own process, "

@@ -78,11 +78,14 @@ def machine() -> str:
         if line.startswith("model name"):
             cpu = line.split(":", 1)[1].strip()
             break
-    load = Path("/proc/loadavg").read_text().split()[:3]
     return (
         f"{os.cpu_count()} CPUs (nproc), {cpu}; Python {platform.python_version()}; "
-        f"{platform.system()} {platform.release()}; load average at start {' '.join(load)}"
+        f"{platform.system()} {platform.release()}"
     )
+
+
+def load_average() -> str:
+    return " ".join(Path("/proc/loadavg").read_text().split()[:3])
 
 
 @dataclass
@@ -253,6 +256,7 @@ def main() -> None:
         "PYTHONDONTWRITEBYTECODE": "1",
     }
     started_at = datetime.now(UTC)
+    load_at_start = load_average()
     processes = Servers(env, data_dir)
     rows: list[tuple[str, bool, int, Cell, Cell]] = []
     commands: dict[str, str] = {}
@@ -320,6 +324,7 @@ def main() -> None:
         args=args,
         started_at=started_at,
         finished_at=finished_at,
+        load=(load_at_start, load_average()),
     )
     Path(args.out).write_text(report)
     print(f"\nwrote {args.out}")
