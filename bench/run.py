@@ -205,7 +205,7 @@ def server_command(name: str, port: int) -> list[str]:
     if name == "uvicorn":
         return [
             PYTHON, "-m", "uvicorn", "llmproxy.asgi:application", "--host", "127.0.0.1",
-            "--port", str(port), "--lifespan", "off", "--no-access-log", "--log-level", "warning",
+            "--port", str(port), "--no-access-log", "--log-level", "warning",
         ]  # fmt: skip
     raise SystemExit(f"unknown server {name!r} (daphne, uvicorn)")
 

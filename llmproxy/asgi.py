@@ -3,7 +3,7 @@
 HTTP under `/v1/` (the proxy API, the hot path) goes through `ProxyASGIHandler`,
 a lighter Django handler (see `llmproxy/handlers.py`); every other HTTP path
 (admin, `/api/`, health) through Django's standard handler; WebSockets through
-Channels.
+Channels; the ASGI lifespan's shutdown (uvicorn) flushes the request log.
 """
 
 import os
@@ -17,7 +17,7 @@ from django.core.asgi import get_asgi_application
 
 django_application = get_asgi_application()  # sets Django up first
 
-from llmproxy.handlers import ProxyASGIHandler  # noqa: E402
+from llmproxy.handlers import ProxyASGIHandler, lifespan_application  # noqa: E402
 
 proxy_application = ProxyASGIHandler()
 
@@ -32,4 +32,4 @@ async def http_application(scope: dict[str, Any], receive: Any, send: Any) -> No
         await django_application(scope, receive, send)
 
 
-application = ProtocolTypeRouter({"http": http_application})
+application = ProtocolTypeRouter({"http": http_application, "lifespan": lifespan_application})

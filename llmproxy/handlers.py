@@ -105,7 +105,7 @@ class ProxyASGIHandler(ASGIHandler):
                     await task
                 except asyncio.CancelledError:
                     pass
-        if not processor.cancelled():
+        if not processor.cancelled() and processor.exception() is None:
             close_response(processor.result())
         body_file.close()
 
@@ -119,3 +119,23 @@ def close_response(response: HttpResponseBase) -> None:
             pass
     response._resource_closers.clear()  # type: ignore[attr-defined]
     response.closed = True  # type: ignore[attr-defined]
+
+
+async def lifespan_application(scope: dict[str, Any], receive: Any, send: Any) -> None:
+    """ASGI lifespan: flush the request log when the server shuts down.
+
+    uvicorn re-raises SIGTERM after its graceful shutdown, so the process dies
+    without running `atexit` handlers; its lifespan shutdown event is the place to
+    drain the log writer. (daphne sends no lifespan events; its normal exit runs
+    the recorder's `atexit` handler.)
+    """
+    from proxy.runtime import get_runtime
+
+    while True:
+        message = await receive()
+        if message["type"] == "lifespan.startup":
+            await send({"type": "lifespan.startup.complete"})
+        elif message["type"] == "lifespan.shutdown":
+            await asyncio.to_thread(get_runtime().shutdown)
+            await send({"type": "lifespan.shutdown.complete"})
+            return

