@@ -40,6 +40,7 @@ lint: install
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy .
 
+# Needs wrk (apt-get install -y wrk); writes bench/RESULTS.md. See bench/README.md.
 bench: install
 	$(BIN)/python bench/run.py
 	$(BIN)/python bench/patterns_cost.py

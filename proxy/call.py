@@ -47,6 +47,7 @@ class Call:
     response_body: Any = None
     stream_events: list[bytes] | None = None
     stream_format: str = ""
+    stream_truncated: bool = False  # events past LOG_MAX_BODY_BYTES were not kept for the log
     client_disconnected: bool = False
     annotations: dict[str, Any] = field(default_factory=dict)
     # Response cache: set by `proxy.services.cache`. A hit never reached an upstream and
@@ -121,4 +122,5 @@ class Call:
             response_body=self.response_body,
             stream_events=self.stream_events,
             stream_format=self.stream_format,
+            stream_truncated=self.stream_truncated,
         )

@@ -142,9 +142,12 @@ async def relay(
                 # The log keeps what the client got, and an upstream event it did not get
                 # (the usage chunk it did not ask for) in the upstream's own format.
                 logged = caller if (relayed or translator is not None) else [event]
-                if events is not None and kept_bytes < limit:
-                    events.extend(logged)
-                    kept_bytes += sum(map(len, logged))
+                if events is not None:
+                    if kept_bytes < limit:
+                        events.extend(logged)
+                        kept_bytes += sum(map(len, logged))
+                    else:
+                        call.stream_truncated = True
             if scanner.saw_done:
                 call.usage = scanner.summary.usage
                 account(call, runtime)  # spend counted before the client sees the end
