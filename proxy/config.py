@@ -116,7 +116,7 @@ def provider_info_from_row(provider: Any) -> ProviderInfo:
 
 # Later apps add their configuration to the snapshot: each loader returns a
 # (name, value) pair stored in `ConfigSnapshot.extra`.
-SNAPSHOT_EXTENSIONS: tuple[str, ...] = ()
+SNAPSHOT_EXTENSIONS: tuple[str, ...] = ("security.anomaly.snapshot.load",)
 
 
 def load_snapshot() -> ConfigSnapshot:

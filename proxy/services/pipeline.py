@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import logging
 
+from django.conf import settings
 from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 
 from proxy.call import Call
@@ -30,7 +31,16 @@ Response = HttpResponse | StreamingHttpResponse
 
 
 def _client_ip(request: HttpRequest) -> str | None:
-    return request.META.get("REMOTE_ADDR") or None
+    """The peer address; behind a trusted proxy, the last untrusted X-Forwarded-For hop."""
+    peer = request.META.get("REMOTE_ADDR") or None
+    trusted = settings.TRUSTED_PROXIES
+    if peer is None or peer not in trusted:
+        return peer
+    forwarded = request.META.get("HTTP_X_FORWARDED_FOR", "")
+    for hop in reversed([h.strip() for h in forwarded.split(",") if h.strip()]):
+        if hop not in trusted:
+            return hop[:45]
+    return peer
 
 
 def begin(request: HttpRequest, *, api_format: str, endpoint: str) -> Call:
@@ -51,6 +61,7 @@ async def handle(request: HttpRequest, *, api_format: str, endpoint: str) -> Res
         take_in(call, request)  # 400, 413
         snapshot = call.snapshot = await runtime.config.current()
         await authenticate(call, snapshot, runtime)  # 401, 403
+        runtime.guard(call, snapshot)  # 403, 429: extensions (anomaly countermeasures)
         # limits (planned): budgets and rate limits, 429
         # security (planned): input policies block, redact or flag
         # enhance (planned): pattern match, transformation rules, experiments

@@ -272,7 +272,9 @@ class Profile:
         # Rolling 59-minute sums: the closed minute enters, the one 60 minutes back leaves.
         leaving_minute = minute - 59
         leaving_index = leaving_minute % RING
-        leaving = self.ring[leaving_index] if self.ring_minute[leaving_index] == leaving_minute else None
+        leaving = (
+            self.ring[leaving_index] if self.ring_minute[leaving_index] == leaving_minute else None
+        )
         for metric, value in enumerate(values):
             rolled = self.roll[metric] + value - (leaving[metric] if leaving else 0.0)
             self.roll[metric] = max(0.0, rolled)

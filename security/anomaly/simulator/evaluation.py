@@ -148,10 +148,14 @@ def evaluate_scenarios(
     return summaries
 
 
-def evaluate_false_alarms(days: int, seed: int = 11, keys: list[KeySpec] | None = None) -> FalseAlarms:
+def evaluate_false_alarms(
+    days: int, seed: int = 11, keys: list[KeySpec] | None = None
+) -> FalseAlarms:
     """Normal traffic only, after the warm-up: every opened episode is a false alarm."""
     keys = keys or default_keys()
     warm = warmed_detector(seed, keys)
     start = WARM_DAYS * DAY
-    findings = feed(warm, organisation_traffic(random.Random(seed + 1), keys, start, start + days * DAY))
+    findings = feed(
+        warm, organisation_traffic(random.Random(seed + 1), keys, start, start + days * DAY)
+    )
     return FalseAlarms(key_hours=len(keys) * days * 24.0, alarms=episodes(findings))

@@ -1,7 +1,7 @@
 """Normal traffic: several keys, each with its own daily rhythm, in simulated time.
 
 Arrivals are a non-homogeneous Poisson process (thinning against the key's
-peak rate); each arrival is a short session of 1–4 requests a few seconds
+peak rate); each arrival is a short session of 1 to 4 requests a few seconds
 apart, which makes per-minute counts over-dispersed the way real clients are.
 Everything is drawn from one `random.Random`, so a run is reproducible from
 its seed.
@@ -168,7 +168,9 @@ def normal_request(rng: random.Random, key: KeySpec, at: float) -> SimRequest:
 SESSION_MEAN = 2.0  # requests per session
 
 
-def key_requests(rng: random.Random, key: KeySpec, start: float, end: float) -> Iterator[SimRequest]:
+def key_requests(
+    rng: random.Random, key: KeySpec, start: float, end: float
+) -> Iterator[SimRequest]:
     """The normal requests of one key between `start` and `end`, in time order."""
     session_rate = key.peak_rate / SESSION_MEAN / 60  # sessions per second at peak
     at = start
