@@ -83,6 +83,16 @@ class AnomalyEngine:
         self._counts: dict[int, tuple[int, int]] = {}  # throttled key -> (minute, requests)
         self.handled: list[Any] = []  # recent results of the writer (for tests and the CLI)
 
+    def reset(self) -> None:
+        """Forget every learned profile and pending hot-path decision."""
+        self.flush()
+        self.detector = Detector(seeds=self._seed)
+        self._quarantined.clear()
+        self._throttles.clear()
+        self._blocked.clear()
+        self._counts.clear()
+        self.handled.clear()
+
     # --- configuration --------------------------------------------------------------
     def config(self) -> AnomalyConfig:
         snapshot = self.runtime.config.peek() if self.runtime else None
@@ -141,7 +151,7 @@ class AnomalyEngine:
 
         close_old_connections()
         try:
-            self.handled.append(finding_handle(finding=finding))
+            self.handled.append((finding, finding_handle(finding=finding)))
             del self.handled[:-100]
         except Exception:
             log.exception("could not record anomaly %s %s", finding.subject, finding.kind)

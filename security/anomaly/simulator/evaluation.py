@@ -104,6 +104,7 @@ def episodes(findings: Iterable[Finding]) -> list[Finding]:
 def run_scenario(
     name: str, warm: Detector, keys: list[KeySpec], rng: random.Random, origin: float
 ) -> RunResult:
+    """One randomised attack on a copy of the warmed-up detector."""
     from security.anomaly.detection import describe
 
     attack = SCENARIOS[name](rng, keys, origin)
@@ -133,10 +134,11 @@ def evaluate_scenarios(
     seed: int = 7,
     scenarios: Iterable[str] | None = None,
     progress: Callable[[str], None] | None = None,
+    warm_days: int = WARM_DAYS,
 ) -> list[ScenarioSummary]:
     keys = default_keys()
-    warm = warmed_detector(seed, keys)
-    origin = WARM_DAYS * DAY
+    warm = warmed_detector(seed, keys, warm_days)
+    origin = warm_days * DAY
     rng = random.Random(seed * 1000 + 1)
     summaries = []
     for name in scenarios or SCENARIOS:
@@ -149,12 +151,12 @@ def evaluate_scenarios(
 
 
 def evaluate_false_alarms(
-    days: int, seed: int = 11, keys: list[KeySpec] | None = None
+    days: float, seed: int = 11, keys: list[KeySpec] | None = None, warm_days: int = WARM_DAYS
 ) -> FalseAlarms:
     """Normal traffic only, after the warm-up: every opened episode is a false alarm."""
     keys = keys or default_keys()
-    warm = warmed_detector(seed, keys)
-    start = WARM_DAYS * DAY
+    warm = warmed_detector(seed, keys, warm_days)
+    start = warm_days * DAY
     findings = feed(
         warm, organisation_traffic(random.Random(seed + 1), keys, start, start + days * DAY)
     )
