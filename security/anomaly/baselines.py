@@ -43,7 +43,7 @@ MAX_MODELS = 16
 MINUTE_ALPHA = math.log(2) / 1440
 HOUR_ALPHA = 0.25  # one update per hour of the day per day: ~4 days of memory
 PROMPT_ALPHA = 0.01
-WARM_MINUTES = 180  # history needed before a profile's own numbers are trusted
+WARM_MINUTES = 1440  # a day of history before a profile's own numbers are trusted
 
 
 @dataclass(slots=True)

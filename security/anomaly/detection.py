@@ -63,10 +63,9 @@ CHECKS: tuple[Check, ...] = (
     Check(ERRORS, 5, 10, "error_rate"),
     Check(SECURITY, 5, 5, "security_rate"),
     Check(SECURITY, 60, 6, "security_rate"),
-    Check(NEW_IPS, 5, 3, "new_clients"),
-    Check(NEW_AGENTS, 5, 3, "new_clients"),
 )
-NAMESPACE_CHECKS = tuple(c for c in CHECKS if c.kind != "new_clients")
+# New clients: new IPs plus new user agents in 5 minutes, at least one of them an IP.
+NEW_CLIENTS_FLOOR = 3
 QUIET_HOUR = 0.1
 SIZED = (TOKENS, COST)
 # Request sizes vary: the standard deviation of one request's tokens (or cost),
@@ -171,16 +170,16 @@ class Detector:
         namespace_profile.add(obs, minute)
         findings: list[Finding] = []
         if key_profile.warm:
-            self._evaluate(
-                key_profile, f"key:{obs.key_id}", obs, fraction, CHECKS, obs.key_id, findings
-            )
+            subject = f"key:{obs.key_id}"
+            self._evaluate(key_profile, subject, obs, fraction, CHECKS, obs.key_id, findings)
+            self._check_new_clients(key_profile, subject, obs, fraction, findings)
         if namespace_profile.warm:
             self._evaluate(
                 namespace_profile,
                 f"namespace:{obs.namespace_id}",
                 obs,
                 fraction,
-                NAMESPACE_CHECKS,
+                CHECKS,
                 None,
                 findings,
             )
@@ -210,6 +209,9 @@ class Detector:
         limits = self.thresholds
         base_rate = profile.mean[REQUESTS]
         cache: dict[int, float] = {}
+        # Until this hour of the day has been seen on two days, the daily rhythm is
+        # unknown: a normal rush hour may look like a burst, so ask for twice as much.
+        strict = 1.0 if profile.hour_rate(int(obs.at // 3600) % 24) is not None else 2.0
         for check in checks:
             metric, minutes = check.metric, check.minutes
             observed = profile.window(metric, minutes, fraction)
@@ -232,7 +234,7 @@ class Detector:
                 level = expected_requests / (base_rate * minutes) if base_rate > 0 else 1.0
                 spread = max(profile.var[metric] * minutes * level, expected)
             z = (observed - expected) / math.sqrt(spread + 1e-9)
-            if z < limits.z or observed < limits.min_ratio * expected:
+            if z < limits.z * strict or observed < limits.min_ratio * strict * expected:
                 continue
             kind = check.kind
             if metric == REQUESTS and minutes == 60:
@@ -260,6 +262,41 @@ class Detector:
                 ),
             )
         self._check_prompt_length(profile, subject, obs, fraction, key_id, findings)
+
+    def _check_new_clients(
+        self,
+        profile: Profile,
+        subject: str,
+        obs: Observation,
+        fraction: float,
+        findings: list[Finding],
+    ) -> None:
+        ips = profile.window(NEW_IPS, 5, fraction)
+        if ips < 1:
+            return
+        agents = profile.window(NEW_AGENTS, 5, fraction)
+        observed = ips + agents
+        expected = (profile.mean[NEW_IPS] + profile.mean[NEW_AGENTS]) * 5
+        if observed < NEW_CLIENTS_FLOOR or observed < self.thresholds.min_ratio * expected:
+            return
+        details = self._evidence(profile, NEW_IPS, 5, fraction, expected, 0.0)
+        details.pop("z", None)
+        self._emit(
+            findings,
+            Finding(
+                subject=subject,
+                namespace_id=obs.namespace_id,
+                key_id=obs.key_id,
+                kind="new_clients",
+                severity=severity_for("new_clients", ips, observed),
+                at=obs.at,
+                metric="new_clients",
+                window_minutes=5,
+                observed=observed,
+                expected=round(expected, 6),
+                details=details,
+            ),
+        )
 
     def _check_prompt_length(
         self,
@@ -356,8 +393,7 @@ METRIC_WORDS = {
     "cost": "cost rate",
     "errors": "error rate",
     "security": "security detections",
-    "new_ips": "new client IPs",
-    "new_agents": "new user agents",
+    "new_clients": "new clients",
     "prompt_tokens": "prompt length",
 }
 
@@ -368,10 +404,11 @@ def describe(finding: Finding, label: str) -> str:
     span = "minute" if finding.window_minutes == 1 else f"{finding.window_minutes} minutes"
     details = finding.details
     if finding.kind == "new_clients":
-        text = (
-            f"{label}: {int(finding.observed)} {words} in the last {span} "
-            f"(usually {finding.expected:.2f})"
-        )
+        ips, agents = details.get("new_ips", 0), details.get("new_agents", 0)
+        parts = [f"{ips} new client IP{'s' if ips != 1 else ''}"]
+        if agents:
+            parts.append(f"{agents} new user agent{'s' if agents != 1 else ''}")
+        text = f"{label}: {' and '.join(parts)} in the last {span} (usually {finding.expected:.2f})"
     elif finding.kind == "prompt_length":
         text = (
             f"{label}: mean prompt length {finding.observed:,.0f} tokens over "
@@ -392,4 +429,6 @@ def describe(finding: Finding, label: str) -> str:
         text += f", from {details['new_ips']} new IPs"
     if finding.kind == "new_clients" and details.get("ips"):
         text += ": " + ", ".join(details["ips"][:5])
+        if details.get("agents"):
+            text += " (" + ", ".join(details["agents"][:3]) + ")"
     return text

@@ -22,6 +22,7 @@ from security.anomaly.audit import SYSTEM_ACTOR, record_action
 from security.anomaly.detection import Finding, describe, severity_rank
 from security.anomaly.events import ANOMALY_EVENT, publish
 from security.anomaly.models import Anomaly, Countermeasure, ResponseRule
+from security.anomaly.snapshot import rule_info
 
 log = logging.getLogger(__name__)
 
@@ -189,11 +190,7 @@ def anomaly_respond(*, anomaly: Anomaly) -> list[str]:
     taken = []
     rules = ResponseRule.objects.filter(enabled=True)
     for rule in rules:
-        if rule.kind and rule.kind != anomaly.kind:
-            continue
-        if severity_rank(anomaly.severity) < severity_rank(rule.min_severity):
-            continue
-        if rule.namespace_id is not None and rule.namespace_id != anomaly.namespace_id:
+        if not rule_info(rule).matches(anomaly.kind, anomaly.severity, anomaly.namespace_id):
             continue
         if rule.action in KEY_ONLY and anomaly.api_key_id is None:
             continue

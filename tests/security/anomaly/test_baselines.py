@@ -35,13 +35,13 @@ def test_its_hour_window_keeps_a_rolling_sum() -> None:
 
 def test_it_learns_the_mean_rate_and_forgets_quiet_gaps_in_closed_form() -> None:
     profile = Profile(minute=0)
-    for minute in range(600):
+    for minute in range(1500):
         profile.add(observation(at=minute * 60.0), minute)
         profile.add(observation(at=minute * 60.0 + 30), minute)
     assert 1.9 < profile.mean[REQUESTS] < 2.1
     assert profile.warm and profile.minutes_seen >= WARM_MINUTES
     before = profile.mean[REQUESTS]
-    profile.advance(600 + 5000)  # three and a half quiet days
+    profile.advance(1500 + 5000)  # three and a half quiet days
     assert 0 < profile.mean[REQUESTS] < before / 3
 
 

@@ -90,8 +90,8 @@ def test_use_at_an_hour_that_is_usually_idle_is_off_hours() -> None:
 
 
 def test_a_new_key_starts_from_its_namespace() -> None:
-    detector = warmed()
+    detector = warmed(days=2)
     assert "key:2" not in detector.profiles
-    findings = burst(detector, DAY + 10, 150, 0.3, key_id=2)
+    findings = burst(detector, 2 * DAY + 10, 150, 0.3, key_id=2)
     assert any(f.subject == "key:2" and f.kind == "request_rate" for f in findings)
     assert detector.profiles["key:2"].warm
