@@ -95,3 +95,25 @@ def test_a_new_key_starts_from_its_namespace() -> None:
     findings = burst(detector, 2 * DAY + 10, 150, 0.3, key_id=2)
     assert any(f.subject == "key:2" and f.kind == "request_rate" for f in findings)
     assert detector.profiles["key:2"].warm
+
+
+def test_new_ips_and_a_new_user_agent_together_are_new_clients() -> None:
+    detector = warmed()
+    findings = []
+    for n, ip in enumerate(("203.0.113.5", "203.0.113.6")):
+        findings += detector.observe(
+            observation(at=DAY + n * 20, client_ip=ip, user_agent="curl/8")
+        )
+    clients = [f for f in findings if f.kind == "new_clients"]
+    assert len(clients) == 1 and clients[0].observed == 3
+    text = describe(clients[0], "key k")
+    assert (
+        text.startswith("key k: 1 new client IP and 1 new user agent") or "2 new client IPs" in text
+    )
+    assert "(curl/8)" in text
+
+
+def test_a_new_user_agent_alone_is_not_a_new_client() -> None:
+    detector = warmed()
+    for n in range(5):
+        assert detector.observe(observation(at=DAY + n * 20, user_agent=f"sdk/{n}")) == []
