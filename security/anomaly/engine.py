@@ -155,8 +155,8 @@ class AnomalyEngine:
             del self.handled[:-100]
         except Exception:
             log.exception("could not record anomaly %s %s", finding.subject, finding.kind)
-            connection.close()
         finally:
+            connection.close()  # findings are rare: hold no connection in between
             # Stored (or failed): the snapshot is authoritative again for this key.
             if finding.key_id is not None:
                 self._quarantined.discard(finding.key_id)
