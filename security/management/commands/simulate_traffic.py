@@ -15,7 +15,6 @@ from __future__ import annotations
 import random
 import re
 from collections import Counter
-from dataclasses import replace
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
@@ -110,7 +109,6 @@ class Command(BaseCommand):
             self.stdout.write(
                 f"attack on key {attack.target.name}, {len(attack_requests)} requests"
             )
-        requests = [replace(r) for r in requests]
         results = play(
             requests,
             base_url=options["http"].rstrip("/") + "/v1",

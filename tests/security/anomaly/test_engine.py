@@ -149,3 +149,38 @@ def test_an_observation_carries_the_security_detections_of_the_request() -> None
     assert obs.at == datetime(2026, 1, 1, tzinfo=UTC).timestamp() + 1.5
     entry.api_key_id = None
     assert observation_from_entry(entry) is None
+
+
+def test_a_leaked_key_used_from_new_ips_gets_those_ips_blocked(
+    gateway: Gateway, engine: AnomalyEngine
+) -> None:
+    from security.anomaly.simulator.scenarios import leaked_key
+
+    write_history(gateway.api_key, days=2, per_minute=0.5, ips=("10.0.0.1",))
+    baselines_refit()
+    ResponseRule.objects.create(
+        name="cut off", kind="new_clients", action="block_ip", min_severity="medium"
+    )
+    spec = replace(
+        default_keys()[0],
+        key_id=gateway.api_key.pk,
+        namespace_id=gateway.namespace.pk,
+        ips=("10.0.0.1",),
+        agents=("OpenAI/Python",),
+    )
+    attack = leaked_key(random.Random(2), [spec], 0.0)
+    requests = [r for r in attack.requests()][:12]
+    sent = play(requests, base_url=gateway.v1, secrets={spec.key_id: gateway.key}, speed=100)
+    assert engine.flush()
+    anomaly = Anomaly.objects.get(api_key=gateway.api_key, kind="new_clients")
+    assert "new client IPs" in anomaly.summary
+    blocked = set(
+        Countermeasure.objects.filter(action="block_ip").values_list("client_ip", flat=True)
+    )
+    assert blocked and blocked <= {r.ip for r in requests}
+    assert any(s.code == "client_ip_blocked" for s in sent)  # later attack requests refused
+    from_home = gateway.openai(default_headers={"X-Forwarded-For": "10.0.0.1"})
+    assert chat(from_home).choices[0].message.content == "echo: hi"
+    from_attacker = gateway.openai(default_headers={"X-Forwarded-For": sorted(blocked)[0]})
+    with pytest.raises(openai.PermissionDeniedError):
+        chat(from_attacker)
