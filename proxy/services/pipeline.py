@@ -11,6 +11,7 @@ relayed stream.
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import logging
 
@@ -38,8 +39,12 @@ def _client_ip(request: HttpRequest) -> str | None:
         return peer
     forwarded = request.META.get("HTTP_X_FORWARDED_FOR", "")
     for hop in reversed([h.strip() for h in forwarded.split(",") if h.strip()]):
-        if hop not in trusted:
-            return hop[:45]
+        if hop in trusted:
+            continue
+        try:
+            return str(ipaddress.ip_address(hop))
+        except ValueError:  # "unknown", a port, garbage: stop at the last address we trust
+            return peer
     return peer
 
 

@@ -125,6 +125,8 @@ def test_forwarded_for_counts_only_from_a_trusted_peer(settings: Any) -> None:
     assert _client_ip(request) == "127.0.0.1"
     settings.TRUSTED_PROXIES = frozenset({"127.0.0.1", "10.0.0.2"})
     assert _client_ip(request) == "203.0.113.9"
+    request.META["HTTP_X_FORWARDED_FOR"] = "203.0.113.9, unknown"
+    assert _client_ip(request) == "127.0.0.1"  # not an address: the trusted peer it is
     request.META["REMOTE_ADDR"] = "198.51.100.7"
     assert _client_ip(request) == "198.51.100.7"
 
