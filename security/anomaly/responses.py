@@ -162,6 +162,11 @@ def _suspend(anomaly: Anomaly, rule: ResponseRule) -> None:
     key = anomaly.api_key
     if key is None or key.state != ApiKey.State.ACTIVE:
         return
+    # An active key with a suspension "in force" was re-activated by hand (the key admin):
+    # that suspension is over.
+    Countermeasure.objects.in_force().filter(api_key=key, action=rule.action).update(
+        lifted_at=timezone.now(), lifted_by="key re-activated"
+    )
     if _countermeasure(anomaly, rule) is not None:
         api_key_set_state(key=key, state=ApiKey.State.SUSPENDED)
 

@@ -203,3 +203,19 @@ def test_webhooks_to_private_addresses_are_refused_by_default() -> None:
     for url in ("http://127.0.0.1:9/x", "http://10.1.2.3/x", "ftp://example.com/x"):
         with pytest.raises(UnsafeWebhook):
             check_webhook_url(url)
+
+
+def test_a_key_re_activated_by_hand_is_suspended_again_by_the_next_critical_anomaly() -> None:
+    from proxy.services.keys import api_key_set_state
+
+    _, key = make_key(name="ops-bot")
+    rule("suspend", "critical")
+    anomaly = finding_handle(finding=finding(key, severity="critical")).anomaly
+    api_key_set_state(key=key, state="active")  # the key admin's "Re-activate", not a lift
+    anomalies_resolve_quiet(now=timezone.now() + timedelta(hours=1))
+    finding_handle(finding=finding(key, severity="critical"))
+    key.refresh_from_db()
+    assert key.state == "suspended"
+    old, new = Countermeasure.objects.order_by("created_at")
+    assert old.anomaly_id == anomaly.pk and old.lifted_by == "key re-activated"
+    assert new.lifted_at is None
