@@ -19,6 +19,7 @@ scheduled refit share it.
 from __future__ import annotations
 
 import math
+from array import array
 from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Any
@@ -162,7 +163,7 @@ class Profile:
 
     def __init__(self, minute: int, seed: Seed | None = None) -> None:
         n = len(METRICS)
-        self.ring = [[0.0] * n for _ in range(RING)]
+        self.ring = [array("d", bytes(8 * n)) for _ in range(RING)]
         self.ring_minute = [-1] * RING
         self.roll = [0.0] * n  # sums over the completed minutes 1..59 before the current one
         self.minute = minute
@@ -200,7 +201,7 @@ class Profile:
     def warm(self) -> bool:
         return self.minutes_seen >= WARM_MINUTES
 
-    def slot(self, ago: int) -> list[float] | None:
+    def slot(self, ago: int) -> array[float] | None:
         """The bucket of the minute `ago` minutes before the current one, if kept."""
         minute = self.minute - ago
         index = minute % RING
@@ -251,7 +252,7 @@ class Profile:
             self._close_hours(minute)
         self.minute = minute
         slot = minute % RING
-        self.ring[slot] = [0.0] * len(METRICS)
+        self.ring[slot] = array("d", bytes(8 * len(METRICS)))
         self.ring_minute[slot] = minute
 
     def _close_minute(self, minute: int) -> None:

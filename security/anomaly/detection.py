@@ -39,6 +39,10 @@ from security.anomaly.baselines import (
 
 SEVERITIES = ("low", "medium", "high", "critical")
 REPEAT_SECONDS = 60.0
+# Profiles idle for two days are dropped (checked every 10,000 observations); a key
+# that comes back starts again from its fitted baseline.
+IDLE_MINUTES = 2 * 1440
+SWEEP_EVERY = 10_000
 
 
 def severity_rank(severity: str) -> int:
@@ -127,6 +131,7 @@ class Detector:
         self.profiles: dict[str, Profile] = {}
         self.keys_in_namespace: dict[int, int] = {}
         self._reported: dict[tuple[str, str], tuple[float, int]] = {}
+        self._observed = 0
 
     # --- profiles -----------------------------------------------------------------
     def _profile_for_key(self, obs: Observation, minute: int) -> Profile:
@@ -164,6 +169,9 @@ class Detector:
     def observe(self, obs: Observation) -> list[Finding]:
         minute = int(obs.at // 60)
         fraction = (obs.at % 60) / 60
+        self._observed += 1
+        if self._observed % SWEEP_EVERY == 0:
+            self._drop_idle(minute)
         key_profile = self._profile_for_key(obs, minute)
         namespace_profile = self._profile_for_namespace(obs.namespace_id, minute)
         key_profile.add(obs, minute)
@@ -184,6 +192,11 @@ class Detector:
                 findings,
             )
         return findings
+
+    def _drop_idle(self, minute: int) -> None:
+        idle = [s for s, p in self.profiles.items() if minute - p.minute > IDLE_MINUTES]
+        for subject in idle:
+            del self.profiles[subject]
 
     def _expected_requests(self, profile: Profile, at: float, minutes: int) -> float:
         """Requests expected in the last `minutes`, after the time-of-day profile."""

@@ -117,3 +117,12 @@ def test_a_new_user_agent_alone_is_not_a_new_client() -> None:
     detector = warmed()
     for n in range(5):
         assert detector.observe(observation(at=DAY + n * 20, user_agent=f"sdk/{n}")) == []
+
+
+def test_profiles_idle_for_two_days_are_dropped() -> None:
+    from security.anomaly import detection
+
+    detector = warmed()
+    detector._observed = detection.SWEEP_EVERY - 1
+    detector.observe(observation(key_id=9, namespace_id=2, at=4 * DAY))
+    assert set(detector.profiles) == {"key:9", "namespace:2"}
