@@ -215,6 +215,24 @@ SECURITY_HOLD_BACK_CHARS = env.int("SECURITY_HOLD_BACK_CHARS", default=64)
 # Prompts longer than this (characters) are screened on a worker thread, off the event loop.
 SECURITY_THREAD_CHARS = env.int("SECURITY_THREAD_CHARS", default=16_000)
 
+# Client addresses: requests from these peers (e.g. a load balancer, or 127.0.0.1 for the
+# traffic simulator) may name the client in X-Forwarded-For. Empty: only the peer counts.
+TRUSTED_PROXIES = frozenset(env.list("TRUSTED_PROXIES", default=[]))
+
+# Anomaly detection (security/anomaly, docs/anomaly.md).
+ANOMALY_DETECTION = env.bool("ANOMALY_DETECTION", default=True)
+# Server processes sharing the traffic: fitted baselines and throttles are divided by it.
+ANOMALY_SERVER_PROCESSES = env.int("ANOMALY_SERVER_PROCESSES", default=1)
+# Days of request history the scheduled refit learns baselines from.
+ANOMALY_BASELINE_DAYS = env.int("ANOMALY_BASELINE_DAYS", default=14)
+# An anomaly not seen again for this long is resolved.
+ANOMALY_RESOLVE_AFTER_MINUTES = env.int("ANOMALY_RESOLVE_AFTER_MINUTES", default=30)
+# Requests per minute of a throttle whose rule names none.
+ANOMALY_DEFAULT_THROTTLE_RPM = env.int("ANOMALY_DEFAULT_THROTTLE_RPM", default=10)
+# Alert webhooks: timeout (seconds), and whether private/loopback addresses are allowed.
+ANOMALY_WEBHOOK_TIMEOUT = env.float("ANOMALY_WEBHOOK_TIMEOUT", default=5.0)
+ANOMALY_WEBHOOK_ALLOW_PRIVATE = env.bool("ANOMALY_WEBHOOK_ALLOW_PRIVATE", default=False)
+
 # Provider credentials read at start-up (the variables the official SDKs read).
 OPENAI_API_KEY = env.str("OPENAI_API_KEY", default="")
 OPENAI_BASE_URL = env.str("OPENAI_BASE_URL", default="")

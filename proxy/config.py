@@ -180,6 +180,7 @@ SNAPSHOT_EXTENSIONS: tuple[str, ...] = (
     "intelligence.services.matching.snapshot_templates",
     "intelligence.services.semantic_cache.snapshot_cache_settings",
     "security.selectors.snapshot_policies",
+    "security.anomaly.snapshot.load",
 )
 
 

@@ -93,3 +93,6 @@ class AuditEntryAdmin(ReadOnlyAdmin):
     list_display = ("id", "created_at", "actor", "action", "object_type", "object_repr")
     list_filter = ("action",)
     search_fields = ("actor", "object_repr", "action")
+
+
+import security.anomaly.admin  # noqa: E402, F401  (anomalies, rules, countermeasures)

@@ -18,3 +18,6 @@ class SecurityConfig(AppConfig):
         register_config_model(PolicyRule)
         user_logged_in.connect(on_login, dispatch_uid="security-audit-login")
         user_login_failed.connect(on_login_failed, dispatch_uid="security-audit-login-failed")
+        from security.anomaly.snapshot import connect_signals
+
+        connect_signals()

@@ -151,3 +151,6 @@ class AuditEntry(models.Model):
             "object_repr": self.object_repr,
             "data": self.data,
         }
+
+
+from security.anomaly.models import *  # noqa: E402, F403  (anomaly detection)

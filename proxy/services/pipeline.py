@@ -12,9 +12,11 @@ relayed stream.
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import logging
 
+from django.conf import settings
 from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 
 from intelligence.services.matching import annotate_pattern
@@ -37,7 +39,20 @@ Response = HttpResponse | StreamingHttpResponse
 
 
 def _client_ip(request: HttpRequest) -> str | None:
-    return request.META.get("REMOTE_ADDR") or None
+    """The peer address; behind a trusted proxy, the last untrusted X-Forwarded-For hop."""
+    peer = request.META.get("REMOTE_ADDR") or None
+    trusted = settings.TRUSTED_PROXIES
+    if peer is None or peer not in trusted:
+        return peer
+    forwarded = request.META.get("HTTP_X_FORWARDED_FOR", "")
+    for hop in reversed([h.strip() for h in forwarded.split(",") if h.strip()]):
+        if hop in trusted:
+            continue
+        try:
+            return str(ipaddress.ip_address(hop))
+        except ValueError:  # "unknown", a port, garbage: stop at the last address we trust
+            return peer
+    return peer
 
 
 def begin(request: HttpRequest, *, api_format: str, endpoint: str) -> Call:
@@ -58,6 +73,7 @@ async def handle(request: HttpRequest, *, api_format: str, endpoint: str) -> Res
         take_in(call, request)  # 400, 413
         snapshot = call.snapshot = await runtime.config.current()
         await authenticate(call, snapshot, runtime)  # 401, 403
+        runtime.guard(call, snapshot)  # 403, 429: anomaly countermeasures (blocks, throttles)
         await enforce_limits(call, runtime, body_bytes=len(request.body))  # 429
         await screen_input(call, snapshot)  # 400 policy_violation; redacts call.body
         annotate_pattern(call, snapshot)  # enhance: the prompt's pattern, from memory
