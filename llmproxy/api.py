@@ -10,6 +10,7 @@ from django.http import HttpRequest, HttpResponse
 from ninja import NinjaAPI
 from ninja.errors import HttpError, ValidationError
 
+from analytics.api import router as analytics_router
 from proxy.api import router as proxy_router
 from proxy.errors import ProxyError, render_error
 
@@ -22,6 +23,7 @@ api = NinjaAPI(
     urls_namespace="llmproxy",
 )
 api.add_router("/v1", proxy_router)
+api.add_router("/api/analytics", analytics_router)
 
 
 def _format_for(request: HttpRequest) -> str:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import logging
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -16,6 +17,7 @@ from typing import Any, TypeVar
 
 from django.apps import apps
 from django.db import close_old_connections
+from django.utils.module_loading import import_string
 
 from proxy.config import ConfigHolder
 from proxy.recorder import LogEntry, Recorder
@@ -23,10 +25,20 @@ from proxy.upstream import UpstreamClients
 
 T = TypeVar("T")
 
+log = logging.getLogger(__name__)
+
 # Unknown keys are remembered briefly so that a flood of bad keys cannot turn
 # into a flood of database queries.
 MISSED_KEY_SECONDS = 5.0
 MISSED_KEY_LIMIT = 10_000
+
+# Called with every finished request's LogEntry right after it is handed to the log
+# writer, on the hot path: each must be cheap, never block and never raise
+# (live dashboard events, in-process Prometheus counters).
+REQUEST_OBSERVERS: tuple[str, ...] = (
+    "analytics.metrics.observe_request",
+    "dashboard.broadcast.observe_request",
+)
 
 
 class Runtime:
@@ -37,6 +49,7 @@ class Runtime:
         self.upstream = UpstreamClients()
         self._missed_keys: dict[str, float] = {}
         self.in_flight = 0
+        self._observers: tuple[Callable[[LogEntry], None], ...] | None = None
 
     def request_started(self) -> None:
         self.in_flight += 1
@@ -45,6 +58,13 @@ class Runtime:
         """Every request ends here exactly once: its record goes to the log writer."""
         self.in_flight -= 1
         self.recorder.record(entry)
+        if self._observers is None:
+            self._observers = tuple(import_string(path) for path in REQUEST_OBSERVERS)
+        for observe in self._observers:
+            try:
+                observe(entry)
+            except Exception:  # an observer must never fail a request
+                log.exception("request observer %r failed", observe)
 
     def recently_missed(self, digest: str) -> bool:
         """Whether this key hash was unknown to the database a moment ago."""
