@@ -44,6 +44,7 @@ class Metrics:
         self._lock = threading.Lock()
         self._counters: dict[tuple[str, Labels], float] = {}
         self._histograms: dict[tuple[str, Labels], list[float]] = {}
+        self._bounds: dict[str, tuple[float, ...]] = {}
 
     def inc(self, name: str, labels: Labels = (), value: float = 1.0) -> None:
         key = (name, labels)
@@ -57,7 +58,9 @@ class Metrics:
         with self._lock:
             series = self._histograms.get(key)
             if series is None:
-                series = self._histograms[key] = [0.0] * (len(buckets) + 2)
+                # one slot per bound, one for +Inf, then the sum and the count
+                series = self._histograms[key] = [0.0] * (len(buckets) + 3)
+                self._bounds[name] = buckets
             series[bisect.bisect_left(buckets, value)] += 1  # this bucket; cumulated at render
             series[-2] += value  # sum
             series[-1] += 1  # count
@@ -114,7 +117,7 @@ class Metrics:
                     if series == name:
                         lines.append(f"{name}{_labels(labels)} {_number(value)}")
                 continue
-            buckets = LATENCY_BUCKETS if "duration" in name else OVERHEAD_BUCKETS
+            buckets = self._bounds.get(name, ())
             for (series, labels), values in sorted(histograms.items()):
                 if series != name:
                     continue

@@ -15,7 +15,7 @@ from typing import Any
 from django.conf import settings
 from django.db import transaction
 from django.db.models import Case, Count, F, Q, Sum, When
-from django.db.models.functions import Coalesce, TruncMinute
+from django.db.models.functions import Coalesce, Trunc
 from django.utils import timezone
 
 from analytics.models import (
@@ -71,11 +71,17 @@ def _histogram_aggregates() -> dict[str, Any]:
 
 def rollup_minutes(*, since: datetime, until: datetime) -> int:
     """Recompute the minute rollups of [since, until) from the request log."""
-    since, until = floor_time(since, "minute"), _ceil_time(until, "minute")
+    return rollup_from_log("minute", since=since, until=until)
+
+
+def rollup_from_log(granularity: str, *, since: datetime, until: datetime) -> int:
+    """Recompute the rollups of one granularity over [since, until) from the request log."""
+    model, _ = GRANULARITIES[granularity]
+    since, until = floor_time(since, granularity), _ceil_time(until, granularity)
     rows: Any = (
         RequestLog.objects.filter(created_at__gte=since, created_at__lt=until)
         .annotate(
-            b=TruncMinute("created_at"),
+            b=Trunc("created_at", granularity, tzinfo=UTC),
             m=Case(When(resolved_model="", then=F("requested_model")), default=F("resolved_model")),
         )
         .values("b", "namespace_id", "api_key_id", "m", "provider")
@@ -96,7 +102,7 @@ def rollup_minutes(*, since: datetime, until: datetime) -> int:
     )
     buckets = len(LATENCY_BOUNDS_MS) + 1
     objects = [
-        MinuteRollup(
+        model(
             bucket=row["b"],
             namespace_id=row["namespace_id"],
             api_key_id=row["api_key_id"],
@@ -116,7 +122,7 @@ def rollup_minutes(*, since: datetime, until: datetime) -> int:
         )
         for row in rows
     ]
-    return _replace(MinuteRollup, since, until, objects)
+    return _replace(model, since, until, objects)
 
 
 def rollup_coarser(granularity: str, *, since: datetime, until: datetime) -> int:
@@ -157,14 +163,20 @@ def _replace(model: type[Rollup], since: datetime, until: datetime, objects: lis
 
 
 def rollup_rebuild(*, since: datetime, until: datetime) -> dict[str, int]:
-    """Recompute every granularity over a window (backfill, late or replayed records)."""
+    """Recompute every granularity over a window (backfill, late or replayed records).
+
+    Hours come straight from the log a day at a time (small transactions); minutes
+    only for the part of the window that minute rollups are kept for.
+    """
     counts = {"minute": 0, "hour": 0, "day": 0}
-    cursor = floor_time(since, "day")
-    while cursor < until:  # a day at a time keeps each transaction small
-        end = min(cursor + timedelta(days=1), _ceil_time(until, "minute"))
-        counts["minute"] += rollup_minutes(since=cursor, until=end)
+    cursor = floor_time(since, "hour")
+    while cursor < until:
+        end = min(cursor + timedelta(days=1), _ceil_time(until, "hour"))
+        counts["hour"] += rollup_from_log("hour", since=cursor, until=end)
         cursor = end
-    counts["hour"] = rollup_coarser("hour", since=since, until=until)
+    kept = timezone.now() - timedelta(hours=settings.ANALYTICS_MINUTE_RETENTION_HOURS)
+    if until > kept:
+        counts["minute"] = rollup_minutes(since=max(since, floor_time(kept, "hour")), until=until)
     counts["day"] = rollup_coarser("day", since=since, until=until)
     return counts
 

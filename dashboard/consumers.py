@@ -26,6 +26,9 @@ def _scope_for(user: Any) -> tuple[bool, frozenset[int] | None]:
 
 
 class EventsConsumer(AsyncWebsocketConsumer):
+    # No channel-layer channel per browser: the process's hub holds one subscription
+    # for all its browsers (see dashboard.transports), however many are connected.
+    channel_layer_alias = "dashboard-hub-only"
     subscriber: Subscriber | None = None
     pump: asyncio.Task[None] | None = None
 

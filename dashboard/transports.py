@@ -78,6 +78,7 @@ class DatabaseTransport:
     def __init__(self) -> None:
         self._stop = threading.Event()
         self._last_prune = 0.0
+        self.ready = threading.Event()  # set once the listener knows where the outbox ends
 
     def send(self, origin: str, events: list[dict[str, Any]]) -> None:
         from django.db import connection
@@ -118,12 +119,17 @@ class DatabaseTransport:
         from dashboard.models import EventOutbox
 
         last_id: int | None = None
+        while last_id is None and not self._stop.is_set():
+            try:
+                last_id = EventOutbox.objects.aggregate(m=Max("id"))["m"] or 0
+            except Exception:
+                log.warning("dashboard event outbox unreachable; retrying", exc_info=True)
+                connection.close()
+                self._stop.wait(1)
+        self.ready.set()
         while not self._stop.wait(settings.DASHBOARD_POLL_SECONDS):
             try:
                 close_old_connections()
-                if last_id is None:
-                    last_id = EventOutbox.objects.aggregate(m=Max("id"))["m"] or 0
-                    continue
                 rows = list(
                     EventOutbox.objects.filter(id__gt=last_id)
                     .order_by("id")
@@ -151,14 +157,16 @@ class ChannelLayerTransport:
     def __init__(self) -> None:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._loop_lock = threading.Lock()
+        self.ready = threading.Event()  # set once this process is in the group
+        self._instance: Any = None
 
     def _layer(self) -> Any:
-        from channels.layers import get_channel_layer
+        """Our own instance of the default layer, used only from our own loop thread."""
+        from channels.layers import channel_layers
 
-        layer = get_channel_layer()
-        if layer is None:
-            raise RuntimeError("CHANNEL_LAYERS has no default layer")
-        return layer
+        if self._instance is None:
+            self._instance = channel_layers.make_backend("default")
+        return self._instance
 
     def _thread_loop(self) -> asyncio.AbstractEventLoop:
         """A long-lived loop on its own thread (channels-redis pools connections per loop)."""
@@ -187,6 +195,7 @@ class ChannelLayerTransport:
         layer = self._layer()
         channel = await layer.new_channel()
         await layer.group_add(GROUP, channel)
+        self.ready.set()
         refreshed = time.monotonic()
         while True:
             try:
