@@ -62,7 +62,8 @@
       const el = document.getElementById(id);
       const width = Math.max(280, el.clientWidth - 8);
       const s = [{}].concat(series.map(function (x) {
-        return { label: x.label, stroke: x.color, width: 2, fill: x.fill || null, points: { show: false } };
+        return { label: x.label, stroke: x.color, width: 2, fill: x.fill || null, spanGaps: true,
+          points: { show: false } };
       }));
       const data = [[]].concat(series.map(function () { return []; }));
       return new uPlot(Object.assign({ width: width, height: 200, series: s, legend: { live: false },

@@ -60,7 +60,7 @@
   }
 
   JSON.parse(document.getElementById("recent").textContent).forEach(function (e) { take(e, false); });
-  LP.onEvents(function (events) { events.forEach(function (e) { take(e, true); }); });
+  LP.onEvents(function (events) { events.forEach(function (e) { take(e, true); }); refresh(); });
   refresh();
   setInterval(refresh, 1000);
 })();
