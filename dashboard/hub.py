@@ -187,7 +187,9 @@ class EventHub:
 
     def _send_forever(self) -> None:
         while True:
-            self._outbox_ready.wait()
+            if not self._outbox_ready.wait(timeout=1.0):
+                self._transport.idle()  # quiet: hold no database connection meanwhile
+                self._outbox_ready.wait()
             time.sleep(SHARE_WINDOW_SECONDS)
             self._outbox_ready.clear()
             self.send_pending()

@@ -43,6 +43,8 @@ class Transport(Protocol):
 
     def listen(self, origin: str, deliver: Deliver) -> None: ...
 
+    def idle(self) -> None: ...
+
     def close(self) -> None: ...
 
 
@@ -64,6 +66,9 @@ class LocalTransport:
         return None
 
     def listen(self, origin: str, deliver: Deliver) -> None:
+        return None
+
+    def idle(self) -> None:
         return None
 
     def close(self) -> None:
@@ -91,6 +96,11 @@ class DatabaseTransport:
         except Exception:
             connection.close()
             raise
+
+    def idle(self) -> None:
+        from django.db import connection
+
+        connection.close()
 
     def _prune(self) -> None:
         from django.utils import timezone
@@ -209,6 +219,9 @@ class ChannelLayerTransport:
             if time.monotonic() - refreshed > 3600:  # keep the group membership alive
                 await layer.group_add(GROUP, channel)
                 refreshed = time.monotonic()
+
+    def idle(self) -> None:
+        return None
 
     def close(self) -> None:
         return None

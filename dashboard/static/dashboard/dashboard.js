@@ -33,7 +33,7 @@
     nsName: function (id) { return id == null ? "—" : (namespaces[id] || "#" + id); },
     time: function (seconds) { return new Date(seconds * 1000).toLocaleTimeString(); },
     ms: function (v) { return v == null ? "–" : (v >= 1000 ? (v / 1000).toFixed(2) + " s" : v.toFixed(0) + " ms"); },
-    money: function (v) { return v == null ? "–" : "$" + Number(v).toFixed(v < 0.01 ? 5 : 4); },
+    money: function (v) { return v == null ? "–" : "$" + Number(v).toFixed(v === 0 ? 2 : v < 0.01 ? 5 : 4); },
     num: function (v) { return v == null ? "–" : Number(v).toLocaleString(); },
     quantile: function (values, q) {
       if (!values.length) return null;
