@@ -28,12 +28,9 @@ class Command(BaseCommand):
 
     def handle(self, *args: object, **options: object) -> None:
         url = str(options["url"]).rstrip("/")
-        try:
-            httpx.get(url + "/healthz", timeout=3).raise_for_status()
-        except httpx.HTTPError as exc:
-            raise CommandError(
-                f"No proxy answers at {url} ({exc}): start it with `make run`."
-            ) from exc
+        for noisy in ("httpx", "httpx2", "openai"):
+            logging.getLogger(noisy).setLevel(logging.WARNING)
+        self._wait_for_proxy(url)
         fake = start_fake_upstream()
         setup = demo_setup(proxy_url=url, fake=fake)
         self.stdout.write(f"Fake provider on {fake.base_url}; apps: {', '.join(setup.keys)}")
@@ -57,3 +54,17 @@ class Command(BaseCommand):
         self.stdout.write(
             f"Sent {traffic.sent} requests ({traffic.failed} answered with an error)."
         )
+
+    def _wait_for_proxy(self, url: str, seconds: float = 20.0) -> None:
+        """The proxy may still be starting (`make run` in another terminal)."""
+        deadline = time.monotonic() + seconds
+        while True:
+            try:
+                httpx.get(url + "/healthz", timeout=3).raise_for_status()
+                return
+            except httpx.HTTPError as exc:
+                if time.monotonic() > deadline:
+                    raise CommandError(
+                        f"No proxy answers at {url} ({exc}): start it with `make run`."
+                    ) from exc
+                time.sleep(0.5)
