@@ -106,7 +106,9 @@ class Traffic:
     lock: threading.Lock = field(default_factory=threading.Lock)
 
 
-def send_one(setup: DemoSetup, rng: random.Random, traffic: Traffic) -> None:
+def send_one(
+    setup: DemoSetup, rng: random.Random, traffic: Traffic, clients: dict[str, Any]
+) -> None:
     """One realistic request: an app's prompt, sometimes streamed, sometimes an attack or an error."""
     import openai
 
@@ -121,7 +123,11 @@ def send_one(setup: DemoSetup, rng: random.Random, traffic: Traffic) -> None:
         setup.fake.then(status=rng.choice((429, 500, 503)))  # an upstream error
     elif setup.fake is not None and model == "gpt-4o-mini" and roll < 0.3:
         setup.fake.then(delay=0.15, finish_reason="length")  # cut off: an insight
-    client = openai.OpenAI(base_url=setup.base_url, api_key=setup.keys[app], max_retries=0)
+    client = clients.get(app)
+    if client is None:
+        client = clients[app] = openai.OpenAI(
+            base_url=setup.base_url, api_key=setup.keys[app], max_retries=0
+        )
     messages: Any = [
         {"role": "system", "content": f"You are the {app}."},
         {"role": "user", "content": prompt},
@@ -166,8 +172,9 @@ def run_traffic(
 
     def worker(seed: int) -> None:
         rng = random.Random(seed)
+        clients: dict[str, Any] = {}  # one SDK client per app, per thread
         while not stop.is_set() and (deadline is None or time.monotonic() < deadline):
-            send_one(setup, rng, traffic)
+            send_one(setup, rng, traffic, clients)
             stop.wait(rng.expovariate(rate / workers))
 
     threads = [threading.Thread(target=worker, args=(n,), daemon=True) for n in range(workers)]
