@@ -14,13 +14,12 @@ from typing import Any
 
 from django.db.models import QuerySet, Sum
 
-from analytics.models import GRANULARITIES, LATENCY_BOUNDS_MS, Rollup
-from analytics.services import MEASURES, add_histograms, floor_time
+from analytics.models import GRANULARITIES, HISTOGRAM_FIELDS, LATENCY_BOUNDS_MS, Rollup
+from analytics.services import MEASURES, SUMMED_FIELDS, floor_time
 
 Scope = frozenset[int] | None
 
 BREAKDOWNS = {"namespace": "namespace_id", "key": "api_key_id", "model": "model", "provider": "provider"}  # fmt: skip
-SUMMED = [m for m in MEASURES]
 
 
 @dataclass(frozen=True)
@@ -107,6 +106,16 @@ def _point(values: dict[str, Any], histogram: list[int]) -> dict[str, Any]:
     }
 
 
+def _sums() -> dict[str, Any]:
+    return {f"sum_{name}": Sum(name) for name in SUMMED_FIELDS}
+
+
+def _values(row: dict[str, Any]) -> tuple[dict[str, Any], list[int]]:
+    """Measures and histogram of one aggregated row (`sum_` names)."""
+    values = {m: row.get(f"sum_{m}") or 0 for m in MEASURES}
+    return values, [row.get(f"sum_{h}") or 0 for h in HISTOGRAM_FIELDS]
+
+
 def timeseries(
     scope: Scope,
     start: datetime,
@@ -116,14 +125,8 @@ def timeseries(
 ) -> tuple[str, list[dict[str, Any]]]:
     """One point per bucket in [start, end), empty buckets included."""
     granularity = pick_granularity(start, end, granularity)
-    buckets: dict[datetime, tuple[dict[str, Any], list[int]]] = {}
-    for row in rollups(scope, start, end, granularity, filters).values(
-        "bucket", *MEASURES, "latency_histogram"
-    ):
-        values, histogram = buckets.get(row["bucket"], ({}, []))
-        for measure in MEASURES:
-            values[measure] = values.get(measure, 0) + row[measure]
-        buckets[row["bucket"]] = (values, add_histograms(histogram, row["latency_histogram"]))
+    rows = rollups(scope, start, end, granularity, filters).values("bucket").annotate(**_sums())
+    buckets = {row["bucket"]: _values(row) for row in rows}
     step = timedelta(seconds=GRANULARITIES[granularity][1])
     points = []
     cursor = floor_time(start, granularity)
@@ -145,31 +148,21 @@ def breakdown(
     """Totals per namespace, key, model or provider, largest first."""
     field = BREAKDOWNS[by]
     granularity = pick_granularity(start, end)
-    groups: dict[Any, tuple[dict[str, Any], list[int]]] = {}
-    for row in rollups(scope, start, end, granularity, filters).values(
-        field, *MEASURES, "latency_histogram"
-    ):
-        values, histogram = groups.get(row[field], ({}, []))
-        for measure in MEASURES:
-            values[measure] = values.get(measure, 0) + row[measure]
-        groups[row[field]] = (values, add_histograms(histogram, row["latency_histogram"]))
-    result = [
-        {"key": key, **_point(values, histogram)} for key, (values, histogram) in groups.items()
-    ]
-    result.sort(key=lambda item: (-item["requests"], str(item["key"])))
-    return result[:limit]
+    rows = (
+        rollups(scope, start, end, granularity, filters)
+        .values(field)
+        .annotate(**_sums())
+        .order_by("-sum_requests", field)[:limit]
+    )
+    return [{"key": row[field], **_point(*_values(row))} for row in rows]
 
 
 def summary(
     scope: Scope, start: datetime, end: datetime, filters: Filters | None = None
 ) -> dict[str, Any]:
     granularity = pick_granularity(start, end)
-    rows = rollups(scope, start, end, granularity, filters)
-    totals = rows.aggregate(**{m: Sum(m) for m in MEASURES})
-    histogram: list[int] = []
-    for row_histogram in rows.values_list("latency_histogram", flat=True):
-        histogram = add_histograms(histogram, row_histogram)
-    return _point(totals, histogram)
+    totals = rollups(scope, start, end, granularity, filters).aggregate(**_sums())
+    return _point(*_values(totals))
 
 
 def labels_for(by: str, keys: list[Any]) -> dict[Any, str]:

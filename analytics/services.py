@@ -7,7 +7,6 @@ a manual rebuild (`manage.py rollup_rebuild`) can overlap safely.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -20,6 +19,7 @@ from django.utils import timezone
 
 from analytics.models import (
     GRANULARITIES,
+    HISTOGRAM_FIELDS,
     LATENCY_BOUNDS_MS,
     HourRollup,
     MinuteRollup,
@@ -41,6 +41,7 @@ MEASURES = (
     "latency_ms_sum",
     "overhead_ms_sum",
 )
+SUMMED_FIELDS = (*MEASURES, *HISTOGRAM_FIELDS)
 
 
 def floor_time(moment: datetime, granularity: str) -> datetime:
@@ -62,10 +63,10 @@ def _ceil_time(moment: datetime, granularity: str) -> datetime:
 def _histogram_aggregates() -> dict[str, Any]:
     aggregates: dict[str, Any] = {}
     lower = 0.0
-    for index, upper in enumerate(LATENCY_BOUNDS_MS):
-        aggregates[f"h{index}"] = Count("id", filter=Q(latency_ms__gte=lower, latency_ms__lt=upper))
+    for name, upper in zip(HISTOGRAM_FIELDS, LATENCY_BOUNDS_MS, strict=False):
+        aggregates[name] = Count("id", filter=Q(latency_ms__gte=lower, latency_ms__lt=upper))
         lower = upper
-    aggregates[f"h{len(LATENCY_BOUNDS_MS)}"] = Count("id", filter=Q(latency_ms__gte=lower))
+    aggregates[HISTOGRAM_FIELDS[-1]] = Count("id", filter=Q(latency_ms__gte=lower))
     return aggregates
 
 
@@ -100,7 +101,6 @@ def rollup_from_log(granularity: str, *, since: datetime, until: datetime) -> in
         )
         .order_by()
     )
-    buckets = len(LATENCY_BOUNDS_MS) + 1
     objects = [
         model(
             bucket=row["b"],
@@ -118,7 +118,7 @@ def rollup_from_log(granularity: str, *, since: datetime, until: datetime) -> in
             cost_usd=row["cost"] or Decimal(0),
             latency_ms_sum=row["lat"],
             overhead_ms_sum=row["ovh"],
-            latency_histogram=[row[f"h{i}"] for i in range(buckets)],
+            **{name: row[name] for name in HISTOGRAM_FIELDS},
         )
         for row in rows
     ]
@@ -130,29 +130,22 @@ def rollup_coarser(granularity: str, *, since: datetime, until: datetime) -> int
     model, _ = GRANULARITIES[granularity]
     source: type[Rollup] = MinuteRollup if granularity == "hour" else HourRollup
     since, until = floor_time(since, granularity), _ceil_time(until, granularity)
-    merged: dict[tuple[Any, ...], dict[str, Any]] = {}
-    for row in source.objects.filter(bucket__gte=since, bucket__lt=until).values(
-        "bucket", *DIMENSIONS, *MEASURES, "latency_histogram"
-    ):
-        key = (floor_time(row["bucket"], granularity), *(row[d] for d in DIMENSIONS))
-        total = merged.get(key)
-        if total is None:
-            merged[key] = dict(row, bucket=key[0], latency_histogram=list(row["latency_histogram"]))
-            continue
-        for measure in MEASURES:
-            total[measure] += row[measure]
-        total["latency_histogram"] = add_histograms(
-            total["latency_histogram"], row["latency_histogram"]
+    rows: Any = (
+        source.objects.filter(bucket__gte=since, bucket__lt=until)
+        .annotate(b=Trunc("bucket", granularity, tzinfo=UTC))
+        .values("b", *DIMENSIONS)
+        .annotate(**{f"sum_{name}": Sum(name) for name in SUMMED_FIELDS})
+        .order_by()
+    )
+    objects = [
+        model(
+            bucket=row["b"],
+            **{d: row[d] for d in DIMENSIONS},
+            **{name: row[f"sum_{name}"] for name in SUMMED_FIELDS},
         )
-    return _replace(model, since, until, [model(**values) for values in merged.values()])
-
-
-def add_histograms(a: Iterable[int], b: Iterable[int]) -> list[int]:
-    a, b = list(a), list(b)
-    size = max(len(a), len(b))
-    a += [0] * (size - len(a))
-    b += [0] * (size - len(b))
-    return [x + y for x, y in zip(a, b, strict=True)]
+        for row in rows
+    ]
+    return _replace(model, since, until, objects)
 
 
 def _replace(model: type[Rollup], since: datetime, until: datetime, objects: list[Any]) -> int:
