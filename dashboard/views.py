@@ -27,12 +27,12 @@ View = Callable[..., HttpResponse]
 
 
 def dashboard_view(view: View) -> View:
-    """Login required (the admin's login page); staff or a namespace viewer."""
+    """Login required (the dashboard's login page); staff or a namespace viewer."""
 
     @wraps(view)
     def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
         if not request.user.is_authenticated:
-            return redirect_to_login(request.get_full_path())
+            return redirect_to_login(request.get_full_path(), "dashboard:login")
         if not user_can_view_dashboard(request.user):
             return HttpResponseForbidden("This account may not view the dashboard.")
         return view(request, *args, **kwargs)

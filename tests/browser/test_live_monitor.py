@@ -28,10 +28,10 @@ def setup(transactional_db: Any, fake_upstream: Any) -> dict[str, Any]:
 
 
 def log_in(page: Any, url: str, next_path: str) -> None:
-    page.goto(f"{url}/admin/login/?next={next_path}")
+    page.goto(f"{url}/dashboard/login/?next={next_path}")
     page.fill("#id_username", "ops")
     page.fill("#id_password", "browser-pw-123")
-    page.click("input[type=submit]")
+    page.click("button[type=submit]")
     page.wait_for_url(f"{url}{next_path}")
 
 

@@ -23,7 +23,7 @@ def client_for(user: Any) -> Client:
 def test_every_page_sends_strangers_to_the_login(transactional_db: Any, path: str) -> None:
     answer = Client().get(path)
     assert answer.status_code == 302
-    assert answer["location"].startswith("/admin/login/?next=")
+    assert answer["location"].startswith("/dashboard/login/?next=")
 
 
 @pytest.mark.parametrize("path", PAGES)
@@ -102,3 +102,14 @@ def test_a_viewer_cannot_open_another_namespace_request(personas: dict[str, Any]
 def test_static_files_are_served_by_the_app(transactional_db: Any) -> None:
     answer = Client().get("/static/dashboard/dashboard.js")
     assert answer.status_code == 200
+
+
+def test_a_namespace_viewer_logs_in_on_the_dashboard_login_page(personas: dict[str, Any]) -> None:
+    client = Client()
+    answer = client.post(
+        "/dashboard/login/",
+        {"username": "viewer", "password": "pw-viewer-123", "next": "/dashboard/live/"},
+    )
+    assert answer.status_code == 302
+    assert answer["location"] == "/dashboard/live/"
+    assert client.get("/dashboard/live/").status_code == 200
