@@ -7,14 +7,13 @@ Frames sent: `{"events": [...], "dropped": n}`, one per coalesced batch, where
 from __future__ import annotations
 
 import asyncio
-import json
 from typing import Any
 
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 
 from dashboard.broadcast import get_hub
-from dashboard.hub import Subscriber
+from dashboard.hub import Subscriber, frame
 from dashboard.selectors import user_can_view_dashboard, visible_namespace_ids
 
 
@@ -44,7 +43,7 @@ class EventsConsumer(AsyncWebsocketConsumer):
     async def _pump(self, subscriber: Subscriber) -> None:
         while True:
             events, dropped = await subscriber.take()
-            await self.send(text_data=json.dumps({"events": events, "dropped": dropped}))
+            await self.send(text_data=frame(events, dropped))
 
     async def disconnect(self, code: int) -> None:
         if self.subscriber is not None:

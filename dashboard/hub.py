@@ -15,6 +15,7 @@ thread; batches from other processes arrive through the transport's listener.
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import os
 import socket
@@ -43,40 +44,44 @@ class Subscriber:
 
     `namespaces` None means every namespace (staff); otherwise the set of
     namespace ids this user may see. Events without a namespace are for staff only.
+    The buffer holds events already encoded as JSON: an event is encoded once per
+    process, however many browsers receive it.
     """
 
     def __init__(self, namespaces: frozenset[int] | None, buffer_size: int | None = None) -> None:
         self.namespaces = namespaces
-        self.buffer: deque[Event] = deque(maxlen=buffer_size or settings.DASHBOARD_CLIENT_BUFFER)
+        self.buffer: deque[str] = deque(maxlen=buffer_size or settings.DASHBOARD_CLIENT_BUFFER)
         self.ready = asyncio.Event()
         self.dropped = 0
 
-    def sees(self, event: Event) -> bool:
-        if self.namespaces is None:
-            return True
-        return event.get("namespace_id") in self.namespaces
-
-    def offer(self, events: Iterable[Event]) -> None:
-        """Called on the loop: keep what this subscriber may see, dropping the oldest."""
+    def offer(self, encoded: Iterable[tuple[int | None, str]]) -> None:
+        """Called on the loop with (namespace_id, JSON) pairs; keeps what this subscriber
+        may see, dropping its oldest events when the buffer is full."""
         added = False
         buffer = self.buffer
-        for event in events:
-            if self.sees(event):
+        scope = self.namespaces
+        for namespace_id, text in encoded:
+            if scope is None or namespace_id in scope:
                 if len(buffer) == buffer.maxlen:
                     self.dropped += 1
-                buffer.append(event)
+                buffer.append(text)
                 added = True
         if added:
             self.ready.set()
 
-    async def take(self) -> tuple[list[Event], int]:
-        """Wait for events; return them all with the count dropped since the last take."""
+    async def take(self) -> tuple[list[str], int]:
+        """Wait for events; return them all (JSON) with the count dropped since the last take."""
         await self.ready.wait()
         self.ready.clear()
         events = list(self.buffer)
         self.buffer.clear()
         dropped, self.dropped = self.dropped, 0
         return events, dropped
+
+
+def frame(events: list[str], dropped: int) -> str:
+    """The WebSocket frame for a batch of encoded events."""
+    return '{"events":[' + ",".join(events) + '],"dropped":' + str(dropped) + "}"
 
 
 class EventHub:
@@ -146,8 +151,9 @@ class EventHub:
             self._flush_scheduled = False
         if not events:
             return
+        encoded = [(event.get("namespace_id"), json.dumps(event)) for event in events]
         for subscriber in list(self._subscribers):
-            subscriber.offer(events)
+            subscriber.offer(encoded)
 
     # --- subscribers (on the server's event loop) --------------------------------------
     def subscribe(self, namespaces: frozenset[int] | None) -> Subscriber:

@@ -128,13 +128,14 @@ async def test_a_viewer_does_not_see_requests_of_another_namespace(
 
 
 async def test_a_browser_that_falls_behind_loses_its_oldest_events_only(hub: Any) -> None:
-    from dashboard.hub import Subscriber
+    from dashboard.hub import Subscriber, frame
 
     subscriber = Subscriber(namespaces=None, buffer_size=10)
-    subscriber.offer({"type": "alert", "data": {"n": n}} for n in range(1000))
+    subscriber.offer((None, json.dumps({"type": "alert", "data": {"n": n}})) for n in range(1000))
     events, dropped = await subscriber.take()
-    assert [e["data"]["n"] for e in events] == list(range(990, 1000))
-    assert dropped == 990
+    decoded = json.loads(frame(events, dropped))
+    assert [e["data"]["n"] for e in decoded["events"]] == list(range(990, 1000))
+    assert decoded["dropped"] == 990
 
 
 async def test_publishing_never_waits_for_browsers(hub: Any, personas: dict[str, Any]) -> None:
