@@ -169,6 +169,7 @@ class ChannelLayerTransport:
         self._loop_lock = threading.Lock()
         self.ready = threading.Event()  # set once this process is in the group
         self._instance: Any = None
+        self._receiving: Any = None
 
     def _layer(self) -> Any:
         """Our own instance of the default layer, used only from our own loop thread."""
@@ -197,7 +198,7 @@ class ChannelLayerTransport:
         future.result(timeout=5)
 
     def listen(self, origin: str, deliver: Deliver) -> None:
-        asyncio.run_coroutine_threadsafe(
+        self._receiving = asyncio.run_coroutine_threadsafe(
             self._receive_forever(origin, deliver), self._thread_loop()
         )
 
@@ -224,4 +225,8 @@ class ChannelLayerTransport:
         return None
 
     def close(self) -> None:
-        return None
+        """Stop receiving and stop this transport's loop thread."""
+        if self._receiving is not None:
+            self._receiving.cancel()
+        if self._loop is not None:
+            self._loop.call_soon_threadsafe(self._loop.stop)

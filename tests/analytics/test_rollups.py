@@ -83,3 +83,15 @@ def test_the_schedule_is_declared_once() -> None:
     schedule = Schedule.objects.get(name="analytics.rollup_recent")
     assert schedule.func == "analytics.tasks.rollup_recent_task"
     assert schedule.minutes == 1
+
+
+def test_the_rebuild_command_and_the_task_fill_the_rollups(now: Any) -> None:
+    from django.core.management import call_command
+    from django.utils import timezone
+
+    from analytics.tasks import rollup_recent_task
+
+    log(created_at=timezone.now() - timedelta(minutes=5))
+    call_command("rollup_rebuild", days=1)
+    assert sum(HourRollup.objects.values_list("requests", flat=True)) == 1
+    assert rollup_recent_task()["minute"] == 1
