@@ -10,6 +10,7 @@ from django.http import HttpRequest, HttpResponse
 from ninja import NinjaAPI
 from ninja.errors import HttpError, ValidationError
 
+from analytics.api import router as analytics_router
 from intelligence.api import router as intelligence_router
 from proxy.anthropic_api import router as anthropic_router
 from proxy.api import router as proxy_router
@@ -28,6 +29,7 @@ api.add_router("/v1", proxy_router)
 api.add_router("/v1", anthropic_router)
 api.add_router("/api", intelligence_router)
 api.add_router("/api/security", security_router)
+api.add_router("/api/analytics", analytics_router)
 
 
 def _format_for(request: HttpRequest) -> str:

@@ -12,7 +12,9 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "llmproxy.settings")
 
 from typing import Any
 
-from channels.routing import ProtocolTypeRouter
+from channels.auth import AuthMiddlewareStack
+from channels.routing import ProtocolTypeRouter, URLRouter
+from channels.security.websocket import AllowedHostsOriginValidator
 from django.core.asgi import get_asgi_application
 
 django_application = get_asgi_application()  # sets Django up first
@@ -32,4 +34,14 @@ async def http_application(scope: dict[str, Any], receive: Any, send: Any) -> No
         await django_application(scope, receive, send)
 
 
-application = ProtocolTypeRouter({"http": http_application, "lifespan": lifespan_application})
+from dashboard.routing import websocket_urlpatterns  # noqa: E402  (needs the app registry)
+
+application = ProtocolTypeRouter(
+    {
+        "http": http_application,
+        "websocket": AllowedHostsOriginValidator(
+            AuthMiddlewareStack(URLRouter(websocket_urlpatterns))
+        ),
+        "lifespan": lifespan_application,
+    }
+)

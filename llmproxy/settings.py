@@ -61,6 +61,8 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    # Static files (admin, dashboard) served by the app server itself: no separate web server.
+    "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -166,8 +168,36 @@ USE_I18N = True
 USE_TZ = True
 STATIC_URL = "static/"
 STATIC_ROOT = DATA_DIR / "staticfiles"
+STATIC_ROOT.mkdir(exist_ok=True)
 STATICFILES_DIRS = [BASE_DIR / "static"]
+# Serve straight from the app and static/ directories: `make run` needs no collectstatic.
+WHITENOISE_USE_FINDERS = True
 LOGIN_URL = "/admin/login/"
+
+# --- Dashboard, analytics, metrics ------------------------------------------------------
+# How dashboard events reach other processes: auto (the channel layer when it is Redis,
+# else the database outbox) | channels | database | local (this process only).
+DASHBOARD_EVENT_TRANSPORT = env.str("DASHBOARD_EVENT_TRANSPORT", default="auto")
+if DASHBOARD_EVENT_TRANSPORT not in ("auto", "channels", "database", "local"):
+    raise environ.ImproperlyConfigured(
+        "DASHBOARD_EVENT_TRANSPORT must be one of auto, channels, database, local"
+    )
+# Events are delivered in batches gathered over this window (seconds).
+DASHBOARD_COALESCE_SECONDS = env.float("DASHBOARD_COALESCE_SECONDS", default=0.025)
+# Events buffered per browser; a browser that falls further behind loses its oldest.
+DASHBOARD_CLIENT_BUFFER = env.int("DASHBOARD_CLIENT_BUFFER", default=500)
+# Events buffered per process before delivery (oldest dropped beyond it).
+DASHBOARD_HUB_BUFFER = env.int("DASHBOARD_HUB_BUFFER", default=10_000)
+# Database transport: how often a web process polls for other processes' events, and
+# how long outbox rows are kept (seconds).
+DASHBOARD_POLL_SECONDS = env.float("DASHBOARD_POLL_SECONDS", default=0.1)
+DASHBOARD_OUTBOX_KEEP_SECONDS = env.int("DASHBOARD_OUTBOX_KEEP_SECONDS", default=120)
+# Rollups: how far back each run recomputes for records stored late (seconds), and how
+# long minute rollups are kept (hours; hour and day rollups are kept).
+ANALYTICS_LATE_SECONDS = env.int("ANALYTICS_LATE_SECONDS", default=300)
+ANALYTICS_MINUTE_RETENTION_HOURS = env.int("ANALYTICS_MINUTE_RETENTION_HOURS", default=48)
+# Bearer token for GET /metrics (Prometheus). Empty: /metrics answers 404.
+METRICS_TOKEN = env.str("METRICS_TOKEN", default="")
 
 # --- Proxy --------------------------------------------------------------------------
 # full: request and response bodies; metadata: their shape (counts, sizes, parameters),

@@ -44,6 +44,14 @@ RUNTIME_EXTENSIONS: tuple[str, ...] = ("security.anomaly.engine.AnomalyEngine",)
 MISSED_KEY_SECONDS = 5.0
 MISSED_KEY_LIMIT = 10_000
 
+# Called with every finished request's LogEntry right after it is handed to the log
+# writer, on the hot path: each must be cheap, never block and never raise
+# (live dashboard events, in-process Prometheus counters).
+REQUEST_OBSERVERS: tuple[str, ...] = (
+    "analytics.metrics.observe_request",
+    "dashboard.broadcast.observe_request",
+)
+
 
 class Runtime:
     def __init__(self) -> None:
@@ -61,7 +69,7 @@ class Runtime:
             extension = import_string(dotted)(self)
             self.extensions[extension.name] = extension
         self._guards = [e.guard for e in self.extensions.values() if hasattr(e, "guard")]
-        self._observers = [e.observe for e in self.extensions.values() if hasattr(e, "observe")]
+        self._observers: tuple[Callable[[LogEntry], None], ...] | None = None
 
     def extension(self, name: str) -> Any:
         return self.extensions[name]
@@ -78,11 +86,16 @@ class Runtime:
         """Every request ends here exactly once: its record goes to the log writer."""
         self.in_flight -= 1
         self.recorder.record(entry)
+        if self._observers is None:  # imported on first use: the apps are ready by then
+            self._observers = (
+                *(e.observe for e in self.extensions.values() if hasattr(e, "observe")),
+                *(import_string(path) for path in REQUEST_OBSERVERS),
+            )
         for observe in self._observers:
             try:
                 observe(entry)
-            except Exception:  # an observer must never break a response
-                log.exception("request observer failed on %s", entry.id)
+            except Exception:  # an observer must never fail a request
+                log.exception("request observer %r failed on %s", observe, entry.id)
 
     def recently_missed(self, digest: str) -> bool:
         """Whether this key hash was unknown to the database a moment ago."""
