@@ -12,7 +12,11 @@ What it does, all on 127.0.0.1 with a throwaway DATA_DIR (SQLite, WAL):
      upstream directly, then through each server, back to back, so that every
      ratio compares measurements taken moments apart on the same machine;
   5. checks that every proxied request was stored in the request log, reads
-     each server's peak RSS (VmHWM) and writes the table to bench/RESULTS.md.
+     each server's peak RSS (VmHWM) and writes the table to bench/RESULTS.md;
+  6. prints the warnings, errors and tracebacks each proxy server logged (the
+     throwaway DATA_DIR, with the logs, is kept when there are any). The fake
+     upstream's log is not scanned: it logs a ClientConnectionResetError for each
+     stream cut off when wrk closes its connections at the end of a run.
 
 wrk comes from Debian (`apt-get install -y wrk`); the bench is not part of CI.
 """
@@ -328,7 +332,28 @@ def main() -> None:
     )
     Path(args.out).write_text(report)
     print(f"\nwrote {args.out}")
-    shutil.rmtree(data_dir, ignore_errors=True)
+    if server_log_problems(data_dir, servers):
+        print(f"server logs kept in {data_dir}")
+    else:
+        shutil.rmtree(data_dir, ignore_errors=True)
+
+
+def server_log_problems(log_dir: Path, names: list[str]) -> bool:
+    """Print the warnings, errors and tracebacks each process logged; True if any."""
+    found = False
+    for name in names:
+        path = log_dir / f"{name}.log"
+        lines = path.read_text(errors="replace").splitlines() if path.exists() else []
+        bad = [
+            line
+            for line in lines
+            if "Traceback" in line or re.search(r"\b(WARNING|ERROR|CRITICAL)\b", line)
+        ]
+        print(f"{name} log: {len(lines)} lines, {len(bad)} warnings/errors/tracebacks")
+        for line in bad[:5]:
+            print(f"    {line}")
+        found = found or bool(bad)
+    return found
 
 
 def render(**kw: object) -> str:
