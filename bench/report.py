@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import argparse
+import re
 import shlex
 import sys
+from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
@@ -17,6 +19,18 @@ FILE_HEADER = """# Benchmark results
 Figures are measured, never asserted in tests. Newest first; every section names the
 commit it measured. `make bench` (`bench/run.py`) adds its section at the top.
 """
+
+
+def generic(command: str) -> str:
+    """A command as it ran in every cell: concurrency, ports and the throwaway dir elided."""
+    command = re.sub(r" -c\d+ ", " -cN ", command)
+    command = re.sub(r"/tmp/llmproxy-bench-[^/]+/", "DATA_DIR/", command)
+    command = re.sub(r"127\.0\.0\.1:\d+", "127.0.0.1:PORT", command)
+    return re.sub(r"(--port|-p) \d+", r"\1 PORT", command)
+
+
+def listed(values: Iterable[int]) -> str:
+    return ", ".join(str(v) for v in sorted(set(values))) or "not run"
 
 
 def render_report(
@@ -59,8 +73,9 @@ def render_report(
         "```",
         "make bench        # = python bench/run.py",
         "python bench/run.py " + shlex.join(sys.argv[1:]),
+        f"wrk -cN: N = {listed(r[2] for r in rows)}; translation: {listed(r.concurrency for r in translated)}",
     ]
-    lines += [f"{name}: {command}" for name, command in commands.items()]
+    lines += [f"{name}: {generic(command)}" for name, command in commands.items()]
     lines += ["```", ""]
     for name in servers:
         lines += [
