@@ -164,7 +164,8 @@ def render_translation(rows: list[Any], servers: list[str], log: dict[str, int])
         "",
         "Request log, Claude route: "
         + ", ".join(f"{count} {what}" for what, count in log.items())
-        + " (streams through the Anthropic provider `claude`).",
+        + " (streams through the Anthropic provider `claude`; wrk's count excludes "
+        "requests cut off at the end of a run).",
         "",
     ]
     return lines

@@ -139,12 +139,20 @@ def measure(
 
 def claude_route_records(database: Path) -> dict[str, int]:
     """What the request log holds for the Claude route: evidence that the translated
-    streams went to the Anthropic provider and completed."""
+    streams went to the Anthropic provider and completed. A stream that wrk cuts off at
+    the end of a run is logged as 499 (client disconnected), not as an error."""
     with sqlite3.connect(database) as db:
-        total, ok, stopped = db.execute(
-            "select count(*), count(*) filter (where status_code = 200), "
-            "count(*) filter (where finish_reason = 'stop' and completion_tokens > 0) "
+        total, finished, cut_off = db.execute(
+            "select count(*), "
+            "count(*) filter (where status_code = 200 and finish_reason = 'stop' "
+            "and completion_tokens > 0), "
+            "count(*) filter (where status_code = 499 and client_disconnected) "
             "from proxy_requestlog where route = ? and provider = 'claude' and stream",
             (CLAUDE_ROUTE,),
         ).fetchone()
-    return {"records": total, "status 200": ok, "finished with tokens counted": stopped}
+    return {
+        "records": total,
+        "status 200, finished, tokens counted": finished,
+        "cut off by wrk at the end of a run (499, client disconnected)": cut_off,
+        "other": total - finished - cut_off,
+    }
