@@ -152,7 +152,7 @@ def claude_route_records(database: Path) -> dict[str, int]:
         ).fetchone()
     return {
         "records": total,
-        "status 200, finished, tokens counted": finished,
+        "finished (status 200, tokens counted)": finished,
         "cut off by wrk at the end of a run (499, client disconnected)": cut_off,
         "other": total - finished - cut_off,
     }
