@@ -3,12 +3,18 @@
 from __future__ import annotations
 
 import argparse
+import os
+import platform
 import re
 import shlex
+import subprocess
 import sys
 from collections.abc import Iterable
 from datetime import datetime
+from pathlib import Path
 from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
 
 P50_BAR_MS = 2.0
 RPS_BAR = 450.0
@@ -48,8 +54,6 @@ def render_report(
     finished_at: datetime,
     load: tuple[str, str],
 ) -> str:
-    from bench.run import git_commit, machine
-
     lines = [
         f"## {started_at:%Y-%m-%d %H:%M}-{finished_at:%H:%M} UTC, commit {git_commit()} "
         "(written by `bench/run.py`)",
@@ -169,3 +173,34 @@ def render_translation(rows: list[Any], servers: list[str], log: dict[str, int])
         "",
     ]
     return lines
+
+
+def machine() -> str:
+    cpu = "unknown CPU"
+    for line in Path("/proc/cpuinfo").read_text().splitlines():
+        if line.startswith("model name"):
+            cpu = line.split(":", 1)[1].strip()
+            break
+    return (
+        f"{os.cpu_count()} CPUs (nproc), {cpu}; Python {platform.python_version()}; "
+        f"{platform.system()} {platform.release()}"
+    )
+
+
+def prepend_section(path: Path, section: str) -> None:
+    """Put `section` above the newest one, keeping the file's header and older sections."""
+    text = path.read_text() if path.exists() else FILE_HEADER
+    first = re.search(r"^## ", text, re.M)
+    head, older = (text[: first.start()], text[first.start() :]) if first else (text, "")
+    path.write_text(head.rstrip("\n") + "\n\n" + section.rstrip("\n") + "\n\n" + older)
+
+
+def git_commit() -> str:
+    """The commit measured, `+dirty` when the worktree has uncommitted changes."""
+
+    def git(*args: str) -> str:
+        result = subprocess.run(["git", *args], cwd=ROOT, capture_output=True, text=True)
+        return result.stdout.strip()
+
+    commit = git("rev-parse", "--short", "HEAD") or "unknown"
+    return commit + ("+dirty" if git("status", "--porcelain", "--untracked-files=no") else "")

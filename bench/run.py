@@ -31,7 +31,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import re
 import shlex
 import shutil
@@ -79,18 +78,6 @@ def peak_rss_mb(pid: int) -> float:
     status = Path(f"/proc/{pid}/status").read_text()
     match = re.search(r"VmHWM:\s+(\d+) kB", status)
     return int(match.group(1)) / 1024 if match else float("nan")
-
-
-def machine() -> str:
-    cpu = "unknown CPU"
-    for line in Path("/proc/cpuinfo").read_text().splitlines():
-        if line.startswith("model name"):
-            cpu = line.split(":", 1)[1].strip()
-            break
-    return (
-        f"{os.cpu_count()} CPUs (nproc), {cpu}; Python {platform.python_version()}; "
-        f"{platform.system()} {platform.release()}"
-    )
 
 
 def load_average() -> str:
@@ -368,33 +355,14 @@ def main() -> None:
         finished_at=finished_at,
         load=(load_at_start, load_average()),
     )
+    from bench.report import prepend_section
+
     prepend_section(Path(args.out), report)
     print(f"\nadded a section to the top of {args.out}")
     if server_log_problems(data_dir, servers):
         print(f"server logs kept in {data_dir}")
     else:
         shutil.rmtree(data_dir, ignore_errors=True)
-
-
-def prepend_section(path: Path, section: str) -> None:
-    """Put `section` above the newest one, keeping the file's header and older sections."""
-    from bench.report import FILE_HEADER
-
-    text = path.read_text() if path.exists() else FILE_HEADER
-    first = re.search(r"^## ", text, re.M)
-    head, older = (text[: first.start()], text[first.start() :]) if first else (text, "")
-    path.write_text(head.rstrip("\n") + "\n\n" + section.rstrip("\n") + "\n\n" + older)
-
-
-def git_commit() -> str:
-    """The commit measured, `+dirty` when the worktree has uncommitted changes."""
-
-    def git(*args: str) -> str:
-        result = subprocess.run(["git", *args], cwd=ROOT, capture_output=True, text=True)
-        return result.stdout.strip()
-
-    commit = git("rev-parse", "--short", "HEAD") or "unknown"
-    return commit + ("+dirty" if git("status", "--porcelain", "--untracked-files=no") else "")
 
 
 def server_log_problems(log_dir: Path, names: list[str]) -> bool:

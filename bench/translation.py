@@ -9,9 +9,8 @@ proxy's `/v1/chat/completions` twice, back to back: once with the same-format mo
 through) and once with `model: claude-route` (request translated to Anthropic's
 messages API, Anthropic's SSE translated back to OpenAI chunks). The difference of the
 two is the cost of translation. wrk also runs directly against both of the fake
-upstream's endpoints, so that a difference between the fake's two streams (Anthropic's
-sequence has more events than OpenAI's chunks) is visible rather than blamed on the
-proxy.
+upstream's endpoints, so that a difference between the fake's two streams is visible
+rather than counted as the proxy's.
 """
 
 from __future__ import annotations
