@@ -119,6 +119,7 @@ def provider_info_from_row(provider: Any) -> ProviderInfo:
 SNAPSHOT_EXTENSIONS: tuple[str, ...] = (
     "intelligence.services.matching.snapshot_templates",
     "intelligence.services.semantic_cache.snapshot_cache_settings",
+    "intelligence.services.enhance.snapshot_enhancements",
 )
 
 

@@ -16,6 +16,7 @@ import logging
 
 from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 
+from intelligence.services.enhance import enhance_request
 from intelligence.services.matching import annotate_pattern
 from intelligence.services.semantic_cache import answer_from_cache, keep_in_cache
 from proxy.call import Call
@@ -56,7 +57,7 @@ async def handle(request: HttpRequest, *, api_format: str, endpoint: str) -> Res
         # limits (planned): budgets and rate limits, 429
         # security (planned): input policies block, redact or flag
         annotate_pattern(call, snapshot)  # enhance: the prompt's pattern, from memory
-        # enhance (planned): transformation rules, experiments
+        enhance_request(call, snapshot)  # enhance: rules and experiment arms, from memory
         resolve(call, snapshot)  # 403, 404
         response = await answer_from_cache(call, runtime)  # semantic cache, opt-in per route
         if response is None:
