@@ -119,8 +119,10 @@ class KnownTemplate:
     user: str
     system: str = ""
 
-    def fill(self, rng: random.Random) -> dict[str, Any]:
-        values = {name: filler(rng) for name, filler in SLOT_FILLERS.items()}
+    def fill(
+        self, rng: random.Random, fillers: dict[str, Callable[[random.Random], str]] | None = None
+    ) -> dict[str, Any]:
+        values = {name: filler(rng) for name, filler in (fillers or SLOT_FILLERS).items()}
         messages = []
         if self.system:
             messages.append({"role": "system", "content": self.system.format(**values)})
@@ -168,15 +170,28 @@ KNOWN_TEMPLATES: tuple[KnownTemplate, ...] = (
 )
 
 
+# Harder data: unmasked free phrases of 1-8 words, one- or two-word names.
+HARD_FILLERS: dict[str, Callable[[random.Random], str]] = {
+    **SLOT_FILLERS,
+    "phrase": lambda r: " ".join(r.choice(WORDS) for _ in range(r.randint(1, 8))),
+    "topic": lambda r: " ".join(r.choice(WORDS) for _ in range(r.randint(1, 6))),
+    "name": lambda r: " ".join(r.sample(NAMES, r.randint(1, 2))),
+}
+
+
 def template_traffic(
-    count: int, *, seed: int = 7, templates: tuple[KnownTemplate, ...] = KNOWN_TEMPLATES
+    count: int,
+    *,
+    seed: int = 7,
+    templates: tuple[KnownTemplate, ...] = KNOWN_TEMPLATES,
+    fillers: dict[str, Callable[[random.Random], str]] | None = None,
 ) -> list[tuple[int, dict[str, Any]]]:
     """`count` chat bodies, each with the index of the template that produced it."""
     rng = random.Random(seed)
     out = []
     for _ in range(count):
         index = rng.randrange(len(templates))
-        out.append((index, templates[index].fill(rng)))
+        out.append((index, templates[index].fill(rng, fillers)))
     return out
 
 
