@@ -312,4 +312,3 @@ from intelligence.models_enhance import (  # noqa: E402, F401
     RuleRevision,
     Suggestion,
 )
-

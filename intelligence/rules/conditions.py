@@ -113,7 +113,9 @@ def compile_conditions(spec: Any) -> Conditions:
         try:
             compiled_regex = re.compile(regex, re.I)
         except re.error as exc:
-            raise RuleError(f"condition `prompt_regex` is not a valid regular expression: {exc}")
+            raise RuleError(
+                f"condition `prompt_regex` is not a valid regular expression: {exc}"
+            ) from exc
     metadata = spec.get("metadata") or {}
     if not isinstance(metadata, dict):
         raise RuleError("condition `metadata` must be an object")

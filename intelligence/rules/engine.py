@@ -63,9 +63,7 @@ def unit_position(experiment_id: int, unit: str) -> float:
     return int.from_bytes(digest[:8], "big") / 2**64
 
 
-def pick_arm(
-    position: float, holdout: float, arms: tuple[CompiledArm, ...]
-) -> CompiledArm | None:
+def pick_arm(position: float, holdout: float, arms: tuple[CompiledArm, ...]) -> CompiledArm | None:
     if position < holdout or not arms:
         return None
     scaled = (position - holdout) / (1.0 - holdout)

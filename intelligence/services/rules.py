@@ -138,7 +138,8 @@ def _variables_of(log: RequestLog, body: dict[str, Any]) -> list[str] | None:
     from intelligence.services.templates import TemplateIndex, tokenize_body
 
     pattern = (log.annotations or {}).get("pattern") or {}
-    template = Template.objects.filter(pk=pattern.get("template_id")).first()
+    template_id = pattern.get("template_id")
+    template = Template.objects.filter(pk=template_id).first() if template_id else None
     if template is None:
         return None
     index = TemplateIndex(
