@@ -18,6 +18,7 @@ import asyncio
 import hashlib
 import json
 import time
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import timedelta
 from decimal import Decimal
@@ -30,7 +31,7 @@ from django.utils import timezone
 from intelligence.services.embeddings import embed, prompt_for_embedding
 from intelligence.services.templates import content_text
 from proxy.call import Call
-from proxy.providers import Usage
+from proxy.providers import Usage, get_adapter
 from proxy.runtime import Runtime
 
 CACHE_HEADER = "x-llmproxy-cache"
@@ -213,17 +214,45 @@ async def replay_as_sse(call: Call, response: dict[str, Any], runtime: Runtime) 
         runtime.request_ended(call.to_log_entry())
 
 
-def keep_in_cache(call: Call, runtime: Runtime) -> None:
-    """Store a fresh answer for later paraphrases, on a worker thread (fire and forget)."""
-    if call.stream or call.status != 200 or call.error is not None:
-        return
+def keep_in_cache(
+    call: Call, response: HttpResponse | StreamingHttpResponse
+) -> HttpResponse | StreamingHttpResponse:
+    """Store a fresh answer for later paraphrases, on a worker thread (fire and forget).
+
+    A streamed answer is stored once its stream has ended well: the relay is
+    wrapped, and the stored events are assembled into a chat completion.
+    """
     if (call.annotations.get("semantic_cache") or {}).get("hit") is not False:
-        return  # not eligible (no lookup was made), or answered from the cache
-    if call.finish_reason not in ("stop", "end_turn") or not isinstance(call.response_body, dict):
-        return
+        return response  # not eligible (no lookup was made), or answered from the cache
     found = cache_key(call)
-    if found is None:
-        return
+    if found is None or call.status != 200 or call.error is not None:
+        return response
     key, setting = found
+    if isinstance(response, StreamingHttpResponse):
+        response.streaming_content = _store_when_done(
+            call, response.streaming_content, key, setting
+        )
+    else:
+        _store(call, key, setting, call.response_body)
+    return response
+
+
+def _store(call: Call, key: CacheKey, setting: CacheSettingInfo, answer: Any) -> None:
+    if call.error is not None or call.client_disconnected:
+        return
+    if call.finish_reason not in ("stop", "end_turn") or not isinstance(answer, dict):
+        return
     loop = asyncio.get_running_loop()
-    loop.run_in_executor(None, cache_store, key, setting, call.response_body, call.request_id)
+    loop.run_in_executor(None, cache_store, key, setting, answer, call.request_id)
+
+
+async def _store_when_done(
+    call: Call, chunks: Any, key: CacheKey, setting: CacheSettingInfo
+) -> AsyncIterator[bytes]:
+    async for chunk in chunks:
+        yield chunk
+    if call.stream_events and call.stream_format:
+        answer = get_adapter(call.stream_format).assemble_stream(call.stream_events)
+        answer.pop("text", None)
+        answer["object"] = "chat.completion"
+        _store(call, key, setting, answer)

@@ -62,7 +62,7 @@ async def handle(request: HttpRequest, *, api_format: str, endpoint: str) -> Res
         response = await answer_from_cache(call, runtime)  # semantic cache, opt-in per route
         if response is None:
             response = await forward(call, runtime)  # upstream, then relay
-            keep_in_cache(call, runtime)  # semantic cache fill, off the request path
+            response = keep_in_cache(call, response)  # semantic cache fill, off the path
     except ProxyError as error:
         call.fail(error)
         response = error_response(call, error)

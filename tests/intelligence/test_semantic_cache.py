@@ -129,3 +129,35 @@ def test_the_threshold_is_tunable(gateway: Gateway, cached_route: Any) -> None:
         "x-llmproxy-cache"
         not in ask(gateway, "Tell me the capital city of France.", model=ALIAS).headers
     )
+
+
+def test_a_streamed_answer_is_cached_once_its_stream_has_ended(
+    gateway: Gateway, cached_route: Any
+) -> None:
+    stream = gateway.openai().chat.completions.create(
+        model=ALIAS,
+        messages=[{"role": "user", "content": "Who wrote Pride and Prejudice?"}],
+        stream=True,
+    )
+    assert "".join(c.choices[0].delta.content or "" for c in stream if c.choices)
+    wait_for_entries(1)
+    again = ask(gateway, "Pride and Prejudice was written by whom?", model=ALIAS)
+    assert again.headers["x-llmproxy-cache"] == "semantic-hit"
+    assert again.parse().choices[0].message.content == "echo: Who wrote Pride and Prejudice?"
+    assert len(gateway.fake.requests) == 1
+
+
+def test_a_cut_stream_is_not_cached(gateway: Gateway, cached_route: Any) -> None:
+    import openai
+
+    gateway.fake.then(disconnect_after=2)
+    with pytest.raises(openai.APIError):
+        stream = gateway.openai().chat.completions.create(
+            model=ALIAS,
+            messages=[{"role": "user", "content": "Who wrote Pride and Prejudice?"}],
+            stream=True,
+        )
+        list(stream)
+    gateway.logs(1)
+    time.sleep(0.2)
+    assert not SemanticCacheEntry.objects.exists()
