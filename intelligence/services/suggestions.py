@@ -96,7 +96,7 @@ def build_prompt(pattern: Pattern, reason: str) -> str:
         f"Pattern: {pattern.name}",
         f"Why it was picked: {reason}",
         f"Template: {template.text if template else '(free-form)'}",
-        f"Variables: {', '.join(template.variables) if template and template.variables else '-'}",
+        f"Variables: {json.dumps(template.variables) if template and template.variables else '-'}",
         f"Requests: {pattern.requests}; success {pattern.success_rate}; errors "
         f"{pattern.error_rate}; truncated {pattern.truncation_rate}; refused "
         f"{pattern.refusal_rate}; mean tokens {pattern.avg_tokens}",
