@@ -49,7 +49,7 @@ def routed_experiment(mode: str = "auto", **settings: Any) -> Experiment:
 def test_a_session_keeps_its_arm_and_the_log_says_which(gateway: Gateway) -> None:
     experiment = routed_experiment(holdout_percent=20)
     arms: dict[str, set[str]] = {}
-    for round_ in range(2):
+    for _round in range(2):
         for session in range(30):
             raw = ask_as(gateway, f"s{session}")
             header = raw.headers["x-llmproxy-enhancements"]
