@@ -43,6 +43,7 @@ lint: install
 bench: install
 	$(BIN)/python bench/run.py
 	$(BIN)/python bench/patterns_cost.py
+	$(BIN)/python bench/rules_cost.py
 
 clean:
 	rm -rf $(VENV) data/test.sqlite3* .coverage
