@@ -147,7 +147,10 @@ def arm_summary(arm: ExperimentArm) -> str:
     errors = wilson(arm.errors, n)
     latency = mean_interval(arm.latency_ms_sum, arm.latency_ms_sq, n)
     cost = mean_interval(arm.cost_sum, arm.cost_sq, n)
-    feedback = f"{arm.feedback_sum / arm.feedback_count:.2f}" if arm.feedback_count else "-"
+    score = mean_interval(arm.feedback_sum, arm.feedback_sq, arm.feedback_count)
+    feedback = (
+        f"{score.estimate:.2f} [{score.low:.2f}, {score.high:.2f}]" if arm.feedback_count else "-"
+    )
     return (
         f"n={n} success {success.estimate:.1%} [{success.low:.1%}, {success.high:.1%}] "
         f"errors {errors.estimate:.1%} [{errors.low:.1%}, {errors.high:.1%}] "

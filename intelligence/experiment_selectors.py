@@ -40,7 +40,7 @@ def arm_metrics(arm: ExperimentArm) -> dict[str, Any]:
         "error_rate": _interval(wilson(arm.errors, n)),
         "feedback": {
             "count": arm.feedback_count,
-            "mean": arm.feedback_sum / arm.feedback_count if arm.feedback_count else None,
+            **_interval(mean_interval(arm.feedback_sum, arm.feedback_sq, arm.feedback_count)),
         },
         "latency_ms": _interval(mean_interval(arm.latency_ms_sum, arm.latency_ms_sq, n)),
         "tokens": _interval(mean_interval(arm.tokens_sum, arm.tokens_sq, n)),

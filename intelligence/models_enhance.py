@@ -143,6 +143,7 @@ class ExperimentArm(models.Model):
     errors = models.PositiveIntegerField(default=0)
     feedback_count = models.PositiveIntegerField(default=0)
     feedback_sum = models.FloatField(default=0)
+    feedback_sq = models.FloatField(default=0)
     latency_ms_sum = models.FloatField(default=0)
     latency_ms_sq = models.FloatField(default=0)
     tokens_sum = models.FloatField(default=0)

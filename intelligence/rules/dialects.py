@@ -3,7 +3,8 @@
 OpenAI chat: the system prompt is the `system` (or `developer`) messages; stop
 sequences are `stop` (a string or up to 4 strings). Anthropic messages: the
 system prompt is `body["system"]` (a string or a list of text blocks); stop
-sequences are `stop_sequences`. Both put few-shot turns in `messages`.
+sequences are `stop_sequences`. Both put few-shot turns in `messages`. A parameter
+a format does not know (`params`) is left alone by `set_param` and `clamp_param`.
 """
 
 from __future__ import annotations
@@ -28,6 +29,19 @@ def _text_of(content: Any) -> str:
 class OpenAIDialect:
     stop_param = "stop"
     max_stops = 4
+    params = frozenset(
+        {
+            "temperature",
+            "top_p",
+            "max_tokens",
+            "max_completion_tokens",
+            "presence_penalty",
+            "frequency_penalty",
+            "seed",
+            "n",
+            "reasoning_effort",
+        }
+    )
 
     @staticmethod
     def get_system(body: dict[str, Any]) -> str | None:
@@ -63,6 +77,7 @@ class OpenAIDialect:
 class AnthropicDialect:
     stop_param = "stop_sequences"
     max_stops = 16
+    params = frozenset({"temperature", "top_p", "top_k", "max_tokens"})
 
     @staticmethod
     def get_system(body: dict[str, Any]) -> str | None:

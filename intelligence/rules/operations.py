@@ -126,7 +126,7 @@ class SetParam:
     name: ClassVar[str] = "set_param"
 
     def apply(self, body: dict[str, Any], ctx: OpContext) -> bool:
-        if body.get(self.param) == self.value:
+        if self.param not in ctx.dialect.params or body.get(self.param) == self.value:
             return False
         body[self.param] = self.value
         return True
@@ -140,6 +140,8 @@ class ClampParam:
     name: ClassVar[str] = "clamp_param"
 
     def apply(self, body: dict[str, Any], ctx: OpContext) -> bool:
+        if self.param not in ctx.dialect.params:
+            return False
         value = body.get(self.param)
         if not isinstance(value, int | float) or isinstance(value, bool):
             if self.high is None or self.param not in ("max_tokens", "max_completion_tokens"):

@@ -29,6 +29,7 @@ METRICS = (
     "errors",
     "feedback_count",
     "feedback_sum",
+    "feedback_sq",
     "latency_ms_sum",
     "latency_ms_sq",
     "tokens_sum",
@@ -142,6 +143,7 @@ def experiment_measure(*, experiment: Experiment) -> dict[str, dict[str, float]]
         if insight.feedback_score is not None:
             rows[arm]["feedback_count"] += 1
             rows[arm]["feedback_sum"] += insight.feedback_score
+            rows[arm]["feedback_sq"] += insight.feedback_score**2
     now = timezone.now()
     for name, arm in arms.items():
         # .update(): metrics are not configuration, so the snapshot is not reloaded

@@ -90,6 +90,16 @@ def test_parameters_are_set_and_clamped() -> None:
     }
 
 
+def test_a_parameter_the_format_does_not_know_is_left_alone() -> None:
+    ops = [
+        {"op": "set_param", "param": "presence_penalty", "value": 0.5},
+        {"op": "set_param", "param": "top_k", "value": 40},
+        {"op": "clamp_param", "param": "max_tokens", "max": 1024},
+    ]
+    assert apply(ops, {"max_tokens": 4096}, AnthropicDialect) == {"max_tokens": 1024, "top_k": 40}
+    assert apply(ops, {}, OpenAIDialect) == {"presence_penalty": 0.5, "max_tokens": 1024}
+
+
 def test_few_shot_turns_go_after_the_system_prompt() -> None:
     examples = [{"user": "2+2?", "assistant": "4"}]
     body = apply(
