@@ -125,3 +125,22 @@ def test_the_status_command_prints_arms_and_intervals(gateway: Gateway, capsys: 
     assert {"success_rate", "error_rate", "latency_ms", "tokens", "cost_usd", "feedback"} <= set(
         summary["arms"][0]
     )
+
+
+def test_feedback_given_through_the_api_counts_in_the_arm(gateway: Gateway) -> None:
+    import httpx
+
+    experiment = routed_experiment()
+    ids = [ask_as(gateway, f"fb-{n}").headers["x-llmproxy-request-id"] for n in range(6)]
+    learn_now(gateway, 6)
+    with httpx.Client(
+        base_url=gateway.url, headers={"authorization": f"Bearer {gateway.key}"}, timeout=10
+    ) as client:
+        for request_id in ids:
+            response = client.post("/api/feedback", json={"request_id": request_id, "score": 0.0})
+            assert response.status_code == 201
+    experiment_evaluate(experiment=experiment)
+    arms = list(experiment.arms.all())
+    assert sum(arm.feedback_count for arm in arms) == 6
+    assert sum(arm.feedback_sum for arm in arms) == 0.0
+    assert sum(arm.successes for arm in arms) == 0  # thumbs down: not a success
