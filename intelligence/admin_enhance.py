@@ -25,7 +25,8 @@ from intelligence.models import (
     RuleRevision,
     Suggestion,
 )
-from intelligence.rules.conditions import RuleError
+from intelligence.rules.conditions import RuleError, compile_conditions
+from intelligence.rules.operations import compile_operations
 from intelligence.services import experiments, rules, suggestions
 from intelligence.stats.sequential import mean_interval, wilson
 from proxy.models import RequestLog
@@ -128,8 +129,48 @@ class RuleAdmin(admin.ModelAdmin):
         return TemplateResponse(request, "admin/intelligence/rule/preview.html", context)
 
 
+class ArmForm(forms.ModelForm):
+    class Meta:
+        model = ExperimentArm
+        fields = ("name", "is_control", "weight", "operations")
+
+    def clean_operations(self) -> Any:
+        operations = self.cleaned_data.get("operations") or []
+        try:
+            compile_operations(operations, allow_empty=True)
+        except RuleError as error:
+            raise ValidationError(str(error)) from error
+        return operations
+
+
+class ExperimentForm(forms.ModelForm):
+    class Meta:
+        model = Experiment
+        fields = (
+            "name",
+            "namespace",
+            "mode",
+            "conditions",
+            "holdout_percent",
+            "alpha",
+            "min_samples_per_arm",
+            "max_samples_per_arm",
+            "guardrail_error_rate_increase",
+            "guardrail_cost_increase",
+        )
+
+    def clean_conditions(self) -> Any:
+        conditions = self.cleaned_data.get("conditions") or {}
+        try:
+            compile_conditions(conditions)
+        except RuleError as error:
+            raise ValidationError(str(error)) from error
+        return conditions
+
+
 class ArmInline(admin.TabularInline):
     model = ExperimentArm
+    form = ArmForm
     extra = 0
     fields = ("name", "is_control", "weight", "operations", "stopped", "metrics")
     readonly_fields = ("stopped", "metrics")
@@ -161,6 +202,7 @@ def arm_summary(arm: ExperimentArm) -> str:
 
 @admin.register(Experiment)
 class ExperimentAdmin(admin.ModelAdmin):
+    form = ExperimentForm
     list_display = ("name", "status", "mode", "recommendation", "started_at", "ended_at")
     list_filter = ("status", "mode")
     readonly_fields = (

@@ -116,6 +116,9 @@ def rule_preview(*, rule: Rule, log: RequestLog) -> Preview:
     )
     matched = compiled.conditions.matches(facts)
     note = "" if matched else "The rule's conditions do not match this request."
+    earlier = (log.annotations or {}).get("enhancements")
+    if earlier:  # the log keeps the body as sent upstream, after those
+        note = f"{note} The logged body already had {', '.join(earlier)} applied.".strip()
     return Preview(matched, outcome.applied, before, after, note)
 
 

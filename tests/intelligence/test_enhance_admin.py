@@ -127,3 +127,53 @@ def test_experiment_and_suggestion_pages_render(gateway: Gateway, admin_user: An
     client = admin_client(admin_user)
     for page in ("experiment", "suggestion", "decisionrecord", "rule"):
         assert client.get(f"/admin/intelligence/{page}/").status_code == 200
+
+
+def test_an_experiment_arm_with_invalid_operations_is_refused(
+    gateway: Gateway, admin_user: Any
+) -> None:
+    from intelligence.models import Experiment
+
+    client = admin_client(admin_user)
+    data = {
+        "name": "e",
+        "status": "draft",
+        "mode": "approval",
+        "conditions": json.dumps({"model": ["gpt-*"]}),
+        "holdout_percent": "0",
+        "alpha": "0.05",
+        "max_samples_per_arm": "3000",
+        "min_samples_per_arm": "200",
+        "guardrail_error_rate_increase": "0.02",
+        "guardrail_cost_increase": "0.5",
+        "decision_reason": "",
+        "arms-TOTAL_FORMS": "2",
+        "arms-INITIAL_FORMS": "0",
+        "arms-0-name": "control",
+        "arms-0-is_control": "on",
+        "arms-0-weight": "1",
+        "arms-0-operations": "[]",
+        "arms-1-name": "treatment",
+        "arms-1-weight": "1",
+        "arms-1-operations": json.dumps([{"op": "teleport"}]),
+    }
+    response = client.post("/admin/intelligence/experiment/add/", data)
+    assert response.status_code == 200 and "`op` must be one of" in response.text
+    assert not Experiment.objects.exists()
+    data["arms-1-operations"] = json.dumps([{"op": "system_append", "text": "Be brief."}])
+    response = client.post("/admin/intelligence/experiment/add/", data)
+    assert response.status_code == 302, response.text[:3000]
+    assert Experiment.objects.get().arms.count() == 2
+
+
+def test_the_preview_warns_when_the_logged_body_was_already_enhanced(
+    gateway: Gateway, admin_user: Any
+) -> None:
+    rule = rule_save(
+        rule=Rule(name="r", enabled=True, operations=[{"op": "system_append", "text": "x"}]),
+        actor="admin:bob",
+    )
+    ask(gateway, "hello")
+    log = gateway.logs(1)[0]
+    page = admin_client(admin_user).get(f"/admin/intelligence/rule/{rule.id}/preview/?log={log.id}")
+    assert f"already had rule:{rule.id}@v1 applied" in page.text
