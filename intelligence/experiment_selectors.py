@@ -36,6 +36,7 @@ def arm_metrics(arm: ExperimentArm) -> dict[str, Any]:
         "stopped": arm.stopped,
         "stop_reason": arm.stop_reason,
         "samples": n,
+        "units": arm.units,
         "success_rate": _interval(wilson(arm.successes, n)),
         "error_rate": _interval(wilson(arm.errors, n)),
         "feedback": {
@@ -64,6 +65,7 @@ def experiment_summary(experiment: Experiment) -> dict[str, Any]:
                 arm.samples,
                 alpha=alpha,
                 tau=DEFAULT_TAU,
+                clustered=(control.success_variance, arm.success_variance),
             )
             row["vs_control"] = {
                 "success_difference": _interval(result.difference),

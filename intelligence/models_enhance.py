@@ -139,6 +139,11 @@ class ExperimentArm(models.Model):
     stop_reason = models.TextField(blank=True)
     # Metrics, recomputed whole by the aggregation job.
     samples = models.PositiveIntegerField(default=0)
+    units = models.PositiveIntegerField(default=0, help_text="Sessions (else keys) seen.")
+    success_variance = models.FloatField(
+        null=True, blank=True, help_text="Of the success rate, clustered by unit."
+    )
+    error_variance = models.FloatField(null=True, blank=True)
     successes = models.PositiveIntegerField(default=0)
     errors = models.PositiveIntegerField(default=0)
     feedback_count = models.PositiveIntegerField(default=0)

@@ -19,7 +19,7 @@ from intelligence.audit import audit
 from intelligence.models import Experiment, ExperimentArm, RequestInsight, Rule
 from intelligence.rules.operations import compile_operations
 from intelligence.stats.decision import ArmData, Decision, Policy, decide
-from intelligence.stats.sequential import DEFAULT_TAU
+from intelligence.stats.sequential import DEFAULT_TAU, clustered_rate_variance
 from proxy.models import RequestLog
 
 SYSTEM_ACTOR = "system:experiments"
@@ -121,6 +121,8 @@ def experiment_measure(*, experiment: Experiment) -> dict[str, dict[str, float]]
     fields = (
         "id",
         "annotations",
+        "session_id",
+        "api_key_id",
         "status_code",
         "error_type",
         "latency_ms",
@@ -132,6 +134,7 @@ def experiment_measure(*, experiment: Experiment) -> dict[str, dict[str, float]]
     insights = {
         i.log_id: i for i in RequestInsight.objects.filter(log_id__in=[e["id"] for e in entries])
     }
+    units: dict[str, dict[str, list[int]]] = {name: {} for name in rows}
     for entry in entries:
         insight = insights.get(entry["id"])
         if insight is None:  # not learned yet: its outcome is unknown, count it later
@@ -139,15 +142,27 @@ def experiment_measure(*, experiment: Experiment) -> dict[str, dict[str, float]]
         arm = (entry["annotations"].get("experiment") or {}).get("arm", "")
         if arm not in rows:
             continue
+        before = (rows[arm]["successes"], rows[arm]["errors"])
         _accumulate(rows[arm], entry, insight.succeeded)
+        unit = units[arm].setdefault(entry["session_id"] or f"key:{entry['api_key_id']}", [0, 0, 0])
+        unit[0] += 1
+        unit[1] += int(rows[arm]["successes"] - before[0])
+        unit[2] += int(rows[arm]["errors"] - before[1])
         if insight.feedback_score is not None:
             rows[arm]["feedback_count"] += 1
             rows[arm]["feedback_sum"] += insight.feedback_score
             rows[arm]["feedback_sq"] += insight.feedback_score**2
     now = timezone.now()
     for name, arm in arms.items():
+        seen = list(units[name].values())
         # .update(): metrics are not configuration, so the snapshot is not reloaded
-        ExperimentArm.objects.filter(pk=arm.pk).update(computed_at=now, **rows[name])
+        ExperimentArm.objects.filter(pk=arm.pk).update(
+            computed_at=now,
+            units=len(seen),
+            success_variance=clustered_rate_variance([(n, s) for n, s, _ in seen]),
+            error_variance=clustered_rate_variance([(n, e) for n, _, e in seen]),
+            **rows[name],
+        )
     return rows
 
 
@@ -172,6 +187,8 @@ def arm_data(arm: ExperimentArm) -> ArmData:
         cost_sq=arm.cost_sq,
         is_control=arm.is_control,
         stopped=arm.stopped,
+        success_variance=arm.success_variance,
+        error_variance=arm.error_variance,
     )
 
 

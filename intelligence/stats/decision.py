@@ -33,6 +33,8 @@ class ArmData:
     cost_sq: float = 0.0
     is_control: bool = False
     stopped: bool = False
+    success_variance: float | None = None  # clustered by unit, when known
+    error_variance: float | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,7 +56,14 @@ class Decision:
 
 
 def _guardrail(control: ArmData, arm: ArmData, policy: Policy, alpha: float) -> str:
-    errors = compare_rates(control.errors, control.samples, arm.errors, arm.samples, alpha=alpha)
+    errors = compare_rates(
+        control.errors,
+        control.samples,
+        arm.errors,
+        arm.samples,
+        alpha=alpha,
+        clustered=(control.error_variance, arm.error_variance),
+    )
     if errors.difference.low > 0 and errors.difference.estimate >= policy.error_increase:
         return (
             f"error rate {arm.errors / arm.samples:.1%} is surely above control's "
@@ -96,6 +105,7 @@ def decide(arms: list[ArmData], policy: Policy) -> Decision:
             arm.samples,
             alpha=alpha,
             tau=policy.tau,
+            clustered=(control.success_variance, arm.success_variance),
         )
         details[arm.name] = {
             "difference": result.difference.estimate,

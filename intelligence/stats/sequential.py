@@ -102,6 +102,18 @@ def msprt(
     )
 
 
+def clustered_rate_variance(units: list[tuple[int, int]]) -> float | None:
+    """Variance of a rate sum(s)/sum(n) over units (n requests, s hits each): the
+    delta-method (cluster-robust) variance, for requests that share a session or key."""
+    m = len(units)
+    total = sum(n for n, _ in units)
+    if m < 2 or total == 0:
+        return None
+    rate = sum(s for _, s in units) / total
+    spread = sum((s - rate * n) ** 2 for n, s in units)
+    return m / (m - 1) * spread / (total * total)
+
+
 def compare_rates(
     successes_control: int,
     n_control: int,
@@ -110,6 +122,7 @@ def compare_rates(
     *,
     alpha: float,
     tau: float = DEFAULT_TAU,
+    clustered: tuple[float | None, float | None] = (None, None),
 ) -> SequentialResult:
     """Treatment - control for two rates (success, error, ...), always valid."""
     if n_control < 2 or n_treatment < 2:
@@ -121,7 +134,11 @@ def compare_rates(
     floor = pooled * (1 - pooled)
     var_c = max(p_c * (1 - p_c), floor / 2)
     var_t = max(p_t * (1 - p_t), floor / 2)
-    variance = var_c / n_control + var_t / n_treatment
+    # Requests of one session (or key) are not independent: when the clustered variance
+    # of an arm's rate is larger than the independent one, it is used (never smaller).
+    variance = max(var_c / n_control, clustered[0] or 0.0) + max(
+        var_t / n_treatment, clustered[1] or 0.0
+    )
     return msprt(p_t - p_c, variance, alpha=alpha, tau=tau)
 
 

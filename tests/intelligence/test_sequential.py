@@ -112,3 +112,56 @@ def test_per_arm_intervals() -> None:
     assert wilson(0, 10).low == 0.0
     mean = mean_interval(total=100.0, squares=100.0 * 1.0 + 99 * 0.0, n=100)
     assert mean.estimate == 1.0
+
+
+def simulate_sessions(runs: int, seed: int, clustered: bool) -> float:
+    """A/A with sticky sessions that differ: 60 sessions per arm, each with its own success
+    rate (Beta(1, 1)), each sending 5 more requests between looks. Returns the share of
+    runs that declared any winner or loser."""
+    from intelligence.stats.sequential import clustered_rate_variance
+
+    rng = np.random.default_rng(seed)
+    sessions, per_look, looks = 60, 5, 30
+    policy = Policy(alpha=0.05, min_samples=200, max_samples=10**9)
+    false = 0
+    for _ in range(runs):
+        counts = []
+        for _arm in range(2):
+            rates = rng.beta(1, 1, sessions)
+            counts.append(rng.binomial(per_look, rates[:, None], (sessions, looks)).cumsum(axis=1))
+        for look in range(looks):
+            n = (look + 1) * per_look
+            arms = []
+            for index, arm_counts in enumerate(counts):
+                hits = arm_counts[:, look]
+                variance = (
+                    clustered_rate_variance([(n, int(h)) for h in hits]) if clustered else None
+                )
+                arms.append(
+                    ArmData(
+                        "control" if index == 0 else "treatment",
+                        n * sessions,
+                        int(hits.sum()),
+                        is_control=index == 0,
+                        success_variance=variance,
+                    )
+                )
+            if decide(arms, policy).action in ("promote", "stop_arm"):
+                false += 1
+                break
+    return false / runs
+
+
+def test_sticky_sessions_do_not_inflate_false_decisions_thanks_to_clustering() -> None:
+    naive = simulate_sessions(300, seed=21, clustered=False)
+    clustered = simulate_sessions(300, seed=21, clustered=True)
+    assert naive > 0.2  # treating a session's requests as independent would be wrong
+    assert clustered <= 0.05
+
+
+def test_the_clustered_variance_of_independent_requests_is_the_usual_one() -> None:
+    from intelligence.stats.sequential import clustered_rate_variance
+
+    units = [(1, 1)] * 300 + [(1, 0)] * 700
+    assert math.isclose(clustered_rate_variance(units) or 0, 0.3 * 0.7 / 1000, rel_tol=0.01)
+    assert clustered_rate_variance([(5, 2)]) is None
