@@ -144,3 +144,14 @@ def test_feedback_given_through_the_api_counts_in_the_arm(gateway: Gateway) -> N
     assert sum(arm.feedback_count for arm in arms) == 6
     assert sum(arm.feedback_sum for arm in arms) == 0.0
     assert sum(arm.successes for arm in arms) == 0  # thumbs down: not a success
+
+
+def test_the_scheduled_job_evaluates_running_experiments_only(gateway: Gateway) -> None:
+    from intelligence import tasks
+
+    routed_experiment()
+    assert tasks.evaluate_experiments() == {"continue": 1}
+    Experiment.objects.update(status="stopped")
+    assert tasks.evaluate_experiments() == {}
+    names = {s["name"] for s in tasks.SCHEDULES}
+    assert {"intelligence.experiments", "intelligence.suggest"} <= names

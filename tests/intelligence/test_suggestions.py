@@ -203,3 +203,12 @@ def test_a_rejected_suggestion_changes_nothing(
     assert suggestion.status == "rejected"
     assert not Experiment.objects.exists()
     assert DecisionRecord.objects.filter(action="suggestion.reject").count() == 1
+
+
+def test_the_scheduled_job_reports_what_it_did(gateway: Gateway, claude: FakeClaude) -> None:
+    from intelligence import tasks
+
+    truncated_traffic(gateway)
+    claude.default = Behaviour(reply=json.dumps(ANSWER))
+    report = tasks.suggest_improvements()
+    assert report == {"picked": 1, "created": [Suggestion.objects.get().id], "skipped": ""}
