@@ -78,6 +78,13 @@ class RuleAdmin(admin.ModelAdmin):
     def save_model(self, request: HttpRequest, obj: Rule, form: Any, change: bool) -> None:
         rules.rule_save(rule=obj, actor=actor_of(request.user))
 
+    def delete_model(self, request: HttpRequest, obj: Rule) -> None:
+        rules.rule_delete(rule=obj, actor=actor_of(request.user))
+
+    def delete_queryset(self, request: HttpRequest, queryset: QuerySet[Rule]) -> None:
+        for rule in queryset:
+            rules.rule_delete(rule=rule, actor=actor_of(request.user))
+
     @admin.display(description="preview")
     def preview(self, obj: Rule) -> str:
         url = reverse("admin:intelligence_rule_preview", args=[obj.pk])

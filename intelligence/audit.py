@@ -6,7 +6,7 @@ object_type, object_id, object_repr, data)`), decisions are appended there;
 until then they are written to `intelligence.DecisionRecord`. Nothing else in the
 intelligence app writes audit records.
 
-Actions: rule.create, rule.change, rule.enable, rule.disable,
+Actions: rule.create, rule.change, rule.enable, rule.disable, rule.delete,
 suggestion.create, suggestion.approve, suggestion.reject,
 experiment.start, experiment.stop, experiment.decide, experiment.promote,
 experiment.rollback, experiment.guardrail.

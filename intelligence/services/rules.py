@@ -65,6 +65,11 @@ def rule_save(*, rule: Rule, actor: str) -> Rule:
     return rule
 
 
+def rule_delete(*, rule: Rule, actor: str) -> None:
+    audit(actor, "rule.delete", rule, {"version": rule.version, "operations": rule.operations})
+    rule.delete()
+
+
 def rule_set_enabled(*, rule: Rule, enabled: bool, actor: str) -> Rule:
     rule.enabled = enabled
     return rule_save(rule=rule, actor=actor)

@@ -63,7 +63,7 @@ def test_the_editor_refuses_an_invalid_rule_and_says_why(gateway: Gateway, admin
     assert not Rule.objects.exists()
 
 
-def test_enable_and_disable_actions_are_audited(gateway: Gateway, admin_user: Any) -> None:
+def test_enable_disable_and_delete_are_audited(gateway: Gateway, admin_user: Any) -> None:
     rule = rule_save(
         rule=Rule(name="r", operations=[{"op": "system_append", "text": "x"}]), actor="admin:bob"
     )
@@ -74,10 +74,16 @@ def test_enable_and_disable_actions_are_audited(gateway: Gateway, admin_user: An
     client.post("/admin/intelligence/rule/", {"action": "disable", "_selected_action": [rule.id]})
     rule.refresh_from_db()
     assert not rule.enabled
+    client.post(
+        "/admin/intelligence/rule/",
+        {"action": "delete_selected", "_selected_action": [rule.id], "post": "yes"},
+    )
+    assert not Rule.objects.exists()
     assert list(DecisionRecord.objects.order_by("id").values_list("action", flat=True)) == [
         "rule.create",
         "rule.enable",
         "rule.disable",
+        "rule.delete",
     ]
 
 
