@@ -241,9 +241,21 @@ def _conclude(experiment: Experiment, decision: Decision, actor: str) -> Decisio
 
 @transaction.atomic
 def experiment_apply_decision(*, experiment: Experiment, actor: str) -> Experiment:
-    """Promote the recommended arm into an enabled rule, or roll back to control."""
+    """Promote the recommended arm into an enabled rule, or roll back to control.
+
+    Claimed with a conditional update, so two workers (or an admin and the job) never
+    apply the same decision twice; the second gets a ValueError.
+    """
     from intelligence.services.rules import rule_save
 
+    now = timezone.now()
+    claimed = Experiment.objects.filter(
+        pk=experiment.pk,
+        ended_at__isnull=True,
+        status__in=(Experiment.Status.RUNNING, Experiment.Status.DECIDED),
+    ).update(ended_at=now)
+    if claimed != 1:
+        raise ValueError("this experiment's decision was already applied")
     details: dict[str, Any] = {"reason": experiment.decision_reason}
     if experiment.recommendation == "promote" and experiment.recommended_arm is not None:
         arm = experiment.recommended_arm
@@ -261,7 +273,7 @@ def experiment_apply_decision(*, experiment: Experiment, actor: str) -> Experime
     else:
         experiment.status = Experiment.Status.ROLLED_BACK
         action = "experiment.rollback"
-    experiment.ended_at = timezone.now()
+    experiment.ended_at = now
     experiment.save()
     audit(actor, action, experiment, details)
     return experiment

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections import Counter
 from typing import Any
 
+import pytest
 from django.core.management import call_command
 
 from intelligence.models import DecisionRecord, Experiment, Rule
@@ -103,6 +104,9 @@ def test_a_worse_arm_is_rolled_back_after_approval(gateway: Gateway) -> None:
     experiment_apply_decision(experiment=experiment, actor=ACTOR)
     experiment.refresh_from_db()
     assert experiment.status == "rolled_back"
+    with pytest.raises(ValueError, match="already applied"):
+        experiment_apply_decision(experiment=experiment, actor="admin:bob")
+    assert DecisionRecord.objects.filter(action="experiment.rollback").count() == 1
     assert not Rule.objects.filter(enabled=True).exists()
     actions = set(DecisionRecord.objects.values_list("action", flat=True))
     assert {"experiment.guardrail", "experiment.decide", "experiment.rollback"} <= actions
