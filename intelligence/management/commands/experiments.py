@@ -28,6 +28,7 @@ def _num(interval: dict[str, Any], digits: int = 1) -> str:
 
 class Command(BaseCommand):
     help = "Experiments and their arms' metrics."
+    requires_system_checks: list[str] = []  # a read-only report; runs even if admin checks fail
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("action", choices=["status"])
