@@ -21,6 +21,7 @@ from intelligence.models import (
     DecisionRecord,
     Experiment,
     ExperimentArm,
+    JudgeScore,
     Rule,
     RuleRevision,
     Suggestion,
@@ -204,6 +205,7 @@ def arm_summary(arm: ExperimentArm) -> str:
         f"errors {errors.estimate:.1%} [{errors.low:.1%}, {errors.high:.1%}] "
         f"latency {latency.estimate:.0f} ms [{latency.low:.0f}, {latency.high:.0f}] "
         f"cost ${cost.estimate:.6f} feedback {feedback}"
+        + (f" judge {arm.judge_sum / arm.judge_count:.2f}" if arm.judge_count else "")
     )
 
 
@@ -290,6 +292,15 @@ class SuggestionAdmin(admin.ModelAdmin):
     @admin.action(description="Reject")
     def reject(self, request: HttpRequest, queryset: QuerySet[Suggestion]) -> None:
         self._each(request, queryset, approve=False)
+
+
+@admin.register(JudgeScore)
+class JudgeScoreAdmin(admin.ModelAdmin):
+    list_display = ("log", "score", "model", "created_at")
+    readonly_fields = ("log", "score", "reason", "model", "created_at")
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
 
 
 @admin.register(DecisionRecord)

@@ -43,6 +43,10 @@ def arm_metrics(arm: ExperimentArm) -> dict[str, Any]:
             "count": arm.feedback_count,
             **_interval(mean_interval(arm.feedback_sum, arm.feedback_sq, arm.feedback_count)),
         },
+        "judge": {
+            "count": arm.judge_count,
+            **_interval(mean_interval(arm.judge_sum, arm.judge_sq, arm.judge_count)),
+        },
         "latency_ms": _interval(mean_interval(arm.latency_ms_sum, arm.latency_ms_sq, n)),
         "tokens": _interval(mean_interval(arm.tokens_sum, arm.tokens_sq, n)),
         "cost_usd": _interval(mean_interval(arm.cost_sum, arm.cost_sq, n)),

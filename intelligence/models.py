@@ -308,6 +308,7 @@ from intelligence.models_enhance import (  # noqa: E402, F401
     DecisionRecord,
     Experiment,
     ExperimentArm,
+    JudgeScore,
     Rule,
     RuleRevision,
     Suggestion,

@@ -149,6 +149,9 @@ class ExperimentArm(models.Model):
     feedback_count = models.PositiveIntegerField(default=0)
     feedback_sum = models.FloatField(default=0)
     feedback_sq = models.FloatField(default=0)
+    judge_count = models.PositiveIntegerField(default=0)
+    judge_sum = models.FloatField(default=0)
+    judge_sq = models.FloatField(default=0)
     latency_ms_sum = models.FloatField(default=0)
     latency_ms_sq = models.FloatField(default=0)
     tokens_sum = models.FloatField(default=0)
@@ -197,6 +200,21 @@ class Suggestion(models.Model):
 
     def __str__(self) -> str:
         return f"#{self.pk} for pattern {self.pattern_id} ({self.status})"
+
+
+class JudgeScore(models.Model):
+    """Claude's score of one sampled answer's quality (the optional LLM judge)."""
+
+    log = models.OneToOneField(
+        "proxy.RequestLog", on_delete=models.CASCADE, primary_key=True, related_name="judge"
+    )
+    score = models.FloatField(help_text="0 (useless) to 1 (excellent).")
+    reason = models.TextField(blank=True)
+    model = models.CharField(max_length=120)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    def __str__(self) -> str:
+        return f"{self.log_id}: {self.score:.2f}"
 
 
 class DecisionRecord(models.Model):

@@ -22,6 +22,7 @@ SCHEDULES: tuple[dict[str, Any], ...] = (
         "func": "intelligence.tasks.suggest_improvements",
         "minutes": 60,
     },
+    {"name": "intelligence.judge", "func": "intelligence.tasks.judge_answers", "minutes": 15},
 )
 
 
@@ -69,6 +70,13 @@ def suggest_improvements() -> dict[str, object]:
 
     report = suggest()
     return {"picked": report.picked, "created": report.created, "skipped": report.skipped}
+
+
+def judge_answers() -> dict[str, int]:
+    """Claude scores a deterministic sample of answers (off unless JUDGE_SAMPLE_RATE > 0)."""
+    from intelligence.services.judge import judge_sample
+
+    return judge_sample()
 
 
 def ensure_schedules(**_: Any) -> int:

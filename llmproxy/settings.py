@@ -216,3 +216,7 @@ SUGGESTIONS_SAMPLE_SIZE = env.int("SUGGESTIONS_SAMPLE_SIZE", default=8)
 SUGGESTIONS_MIN_REQUESTS = env.int("SUGGESTIONS_MIN_REQUESTS", default=20)
 SUGGESTIONS_SUCCESS_BELOW = env.float("SUGGESTIONS_SUCCESS_BELOW", default=0.8)
 SUGGESTIONS_PER_RUN = env.int("SUGGESTIONS_PER_RUN", default=3)
+# Optional LLM judge (intelligence/services/judge.py): share of successful answers Claude
+# scores (0 = off), using the SUGGESTIONS_* Claude settings; at most this many per run.
+JUDGE_SAMPLE_RATE = env.float("JUDGE_SAMPLE_RATE", default=0.0)
+JUDGE_MAX_PER_RUN = env.int("JUDGE_MAX_PER_RUN", default=20)

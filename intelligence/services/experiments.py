@@ -16,7 +16,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from intelligence.audit import audit
-from intelligence.models import Experiment, ExperimentArm, RequestInsight, Rule
+from intelligence.models import Experiment, ExperimentArm, JudgeScore, RequestInsight, Rule
 from intelligence.rules.operations import compile_operations
 from intelligence.stats.decision import ArmData, Decision, Policy, decide
 from intelligence.stats.sequential import DEFAULT_TAU, clustered_rate_variance
@@ -30,6 +30,9 @@ METRICS = (
     "feedback_count",
     "feedback_sum",
     "feedback_sq",
+    "judge_count",
+    "judge_sum",
+    "judge_sq",
     "latency_ms_sum",
     "latency_ms_sq",
     "tokens_sum",
@@ -131,6 +134,11 @@ def experiment_measure(*, experiment: Experiment) -> dict[str, dict[str, float]]
         "cost_usd",
     )
     entries = list(logs.values(*fields))
+    scores = dict(
+        JudgeScore.objects.filter(log_id__in=[e["id"] for e in entries]).values_list(
+            "log_id", "score"
+        )
+    )
     insights = {
         i.log_id: i for i in RequestInsight.objects.filter(log_id__in=[e["id"] for e in entries])
     }
@@ -152,6 +160,11 @@ def experiment_measure(*, experiment: Experiment) -> dict[str, dict[str, float]]
             rows[arm]["feedback_count"] += 1
             rows[arm]["feedback_sum"] += insight.feedback_score
             rows[arm]["feedback_sq"] += insight.feedback_score**2
+        score = scores.get(entry["id"])
+        if score is not None:
+            rows[arm]["judge_count"] += 1
+            rows[arm]["judge_sum"] += score
+            rows[arm]["judge_sq"] += score * score
     now = timezone.now()
     for name, arm in arms.items():
         seen = list(units[name].values())

@@ -122,7 +122,7 @@ def build_prompt(pattern: Pattern, reason: str) -> str:
     return redact_for_external("\n".join(lines))
 
 
-def ask_claude(prompt: str) -> str:
+def ask_claude(prompt: str, *, system: str = SYSTEM_PROMPT, max_tokens: int = 1024) -> str:
     """One call with the `anthropic` SDK; the configured key, endpoint and model."""
     import anthropic
 
@@ -134,8 +134,8 @@ def ask_claude(prompt: str) -> str:
     )
     message = client.messages.create(
         model=settings.SUGGESTIONS_MODEL,
-        max_tokens=1024,
-        system=SYSTEM_PROMPT,
+        max_tokens=max_tokens,
+        system=system,
         messages=[{"role": "user", "content": prompt}],
     )
     return "".join(getattr(block, "text", "") for block in message.content)

@@ -131,7 +131,7 @@ def test_the_preview_says_when_the_conditions_do_not_match(
 
 def test_experiment_and_suggestion_pages_render(gateway: Gateway, admin_user: Any) -> None:
     client = admin_client(admin_user)
-    for page in ("experiment", "suggestion", "decisionrecord", "rule"):
+    for page in ("experiment", "suggestion", "decisionrecord", "rule", "judgescore"):
         assert client.get(f"/admin/intelligence/{page}/").status_code == 200
 
 

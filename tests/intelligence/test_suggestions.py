@@ -212,3 +212,56 @@ def test_the_scheduled_job_reports_what_it_did(gateway: Gateway, claude: FakeCla
     claude.default = Behaviour(reply=json.dumps(ANSWER))
     report = tasks.suggest_improvements()
     assert report == {"picked": 1, "created": [Suggestion.objects.get().id], "skipped": ""}
+
+
+def test_the_judge_scores_a_sample_of_answers_once_and_arms_report_it(
+    gateway: Gateway, claude: FakeClaude, settings: Any
+) -> None:
+    from intelligence import tasks
+    from intelligence.models import JudgeScore
+    from intelligence.services.experiments import experiment_create, experiment_start
+
+    assert tasks.judge_answers() == {"judged": 0, "invalid": 0}  # off by default
+    experiment = experiment_start(
+        experiment=experiment_create(
+            name="judge", operations=[{"op": "system_append", "text": "x"}], actor="admin:a"
+        ),
+        actor="admin:a",
+    )
+    for n in range(6):
+        gateway.openai().chat.completions.create(
+            model="m",
+            messages=[{"role": "user", "content": f"Write to ann{n}@example.com about lunch"}],
+            extra_headers={"x-session-id": f"j{n}"},
+        )
+    learn_now(gateway, 6)
+    settings.JUDGE_SAMPLE_RATE = 1.0
+    claude.default = Behaviour(reply='{"score": 0.75, "reason": "clear and complete"}')
+    assert tasks.judge_answers() == {"judged": 6, "invalid": 0}
+    assert tasks.judge_answers() == {"judged": 0, "invalid": 0}  # idempotent
+    assert JudgeScore.objects.count() == 6 and {s.score for s in JudgeScore.objects.all()} == {0.75}
+    sent = claude.requests[0]["json"]
+    assert "@example.com" not in sent["messages"][0]["content"]
+    assert "grade answers" in sent["system"]
+    experiment_evaluate(experiment=experiment)
+    arms = list(experiment.arms.all())
+    assert sum(a.judge_count for a in arms) == 6
+    assert sum(a.judge_sum for a in arms) == 4.5
+
+
+def test_an_unusable_judgement_is_not_stored(
+    gateway: Gateway, claude: FakeClaude, settings: Any
+) -> None:
+    from intelligence.models import JudgeScore
+    from intelligence.services.judge import judge_sample, parse_score
+
+    gateway.openai().chat.completions.create(
+        model="m", messages=[{"role": "user", "content": "hello"}]
+    )
+    learn_now(gateway, 1)
+    settings.JUDGE_SAMPLE_RATE = 1.0
+    claude.default = Behaviour(reply='{"score": 7}')
+    assert judge_sample() == {"judged": 0, "invalid": 1}
+    assert not JudgeScore.objects.exists()
+    assert parse_score('{"score": true}') is None and parse_score("great") is None
+    assert parse_score('ok {"score": 1, "reason": "r"}') == (1.0, "r")

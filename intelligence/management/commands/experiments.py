@@ -63,7 +63,7 @@ class Command(BaseCommand):
                     f"  {arm['name']:<12} n={arm['samples']:<6} success {_pct(arm['success_rate'])}"
                     f"  errors {_pct(arm['error_rate'])}  latency ms {_num(arm['latency_ms'], 0)}"
                     f"  tokens {_num(arm['tokens'], 0)}  cost $ {_num(arm['cost_usd'], 6)}"
-                    f"  feedback {_num(arm['feedback'], 2)}"
+                    f"  feedback {_num(arm['feedback'], 2)}  judge {_num(arm['judge'], 2)}"
                     f"{flag}"
                 )
                 if "vs_control" in arm:
