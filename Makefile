@@ -54,6 +54,7 @@ lint: install
 bench: install
 	$(BIN)/python bench/run.py
 	$(BIN)/python bench/patterns_cost.py
+	$(BIN)/python bench/rules_cost.py
 
 # A fake upstream, a demo namespace and routes, and mixed traffic through the running
 # proxy (start it first with `make run`); open http://127.0.0.1:8000/dashboard/.

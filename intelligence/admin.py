@@ -216,3 +216,6 @@ class SemanticCacheEntryAdmin(admin.ModelAdmin):
     search_fields = ("prompt",)
     exclude = ("vector",)
     readonly_fields = ("namespace", "route", "model", "system_hash", "prompt", "response")
+
+
+from intelligence import admin_enhance  # noqa: E402, F401  (rules, experiments, suggestions)

@@ -7,9 +7,16 @@ class IntelligenceConfig(AppConfig):
     verbose_name = "Intelligence: patterns, feedback, semantic cache"
 
     def ready(self) -> None:
-        from intelligence.models import SemanticCacheSetting
+        from intelligence.models import (
+            Experiment,
+            ExperimentArm,
+            Rule,
+            SemanticCacheSetting,
+        )
         from intelligence.tasks import ensure_schedules
         from proxy.invalidation import register_config_model
 
         register_config_model(SemanticCacheSetting)
+        for model in (Rule, Experiment, ExperimentArm):  # enhancements reach the snapshot
+            register_config_model(model)
         post_migrate.connect(ensure_schedules, sender=self, dispatch_uid="intelligence-schedules")

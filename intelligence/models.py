@@ -301,3 +301,15 @@ class SemanticCacheEntry(models.Model):
 
     def __str__(self) -> str:
         return self.prompt[:60]
+
+
+# --- Enhancements (rules, experiments, suggestions): see models_enhance.py -------------
+from intelligence.models_enhance import (  # noqa: E402, F401
+    DecisionRecord,
+    Experiment,
+    ExperimentArm,
+    JudgeScore,
+    Rule,
+    RuleRevision,
+    Suggestion,
+)

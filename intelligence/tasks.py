@@ -11,6 +11,18 @@ SCHEDULES: tuple[dict[str, Any], ...] = (
     {"name": "intelligence.learn", "func": "intelligence.tasks.learn_patterns", "minutes": 1},
     {"name": "intelligence.rollup", "func": "intelligence.tasks.rollup_statistics", "minutes": 5},
     {"name": "intelligence.embed", "func": "intelligence.tasks.embed_prompts", "minutes": 5},
+    # Enhancements (issue 6): experiments are judged often; Claude is asked hourly.
+    {
+        "name": "intelligence.experiments",
+        "func": "intelligence.tasks.evaluate_experiments",
+        "minutes": 5,
+    },
+    {
+        "name": "intelligence.suggest",
+        "func": "intelligence.tasks.suggest_improvements",
+        "minutes": 60,
+    },
+    {"name": "intelligence.judge", "func": "intelligence.tasks.judge_answers", "minutes": 15},
 )
 
 
@@ -43,6 +55,28 @@ def embed_prompts() -> dict[str, int]:
     from intelligence.services.semantic import embed_and_cluster
 
     return embed_and_cluster()
+
+
+def evaluate_experiments() -> dict[str, int]:
+    """Measure every running experiment from the log and decide (idempotent)."""
+    from intelligence.services.experiments import evaluate_running
+
+    return evaluate_running()
+
+
+def suggest_improvements() -> dict[str, object]:
+    """Ask Claude for one improvement per underperforming pattern (needs a key)."""
+    from intelligence.services.suggestions import suggest_improvements as suggest
+
+    report = suggest()
+    return {"picked": report.picked, "created": report.created, "skipped": report.skipped}
+
+
+def judge_answers() -> dict[str, int]:
+    """Claude scores a deterministic sample of answers (off unless JUDGE_SAMPLE_RATE > 0)."""
+    from intelligence.services.judge import judge_sample
+
+    return judge_sample()
 
 
 def ensure_schedules(**_: Any) -> int:

@@ -292,3 +292,19 @@ LOGGING = {
         "httpx": {"level": "WARNING"},
     },
 }
+
+# --- Enhancements: Claude-proposed improvements (intelligence/services/suggestions.py) ---
+# Nothing is sent to Claude unless SUGGESTIONS_API_KEY is set. The base URL is Anthropic's
+# API, or this proxy's own URL (its /v1/messages) with a proxy key to use its routes.
+SUGGESTIONS_API_KEY = env.str("SUGGESTIONS_API_KEY", default="")
+SUGGESTIONS_BASE_URL = env.str("SUGGESTIONS_BASE_URL", default="https://api.anthropic.com")
+SUGGESTIONS_MODEL = env.str("SUGGESTIONS_MODEL", default="claude-sonnet-4-5")
+SUGGESTIONS_TIMEOUT_SECONDS = env.float("SUGGESTIONS_TIMEOUT_SECONDS", default=20.0)
+SUGGESTIONS_SAMPLE_SIZE = env.int("SUGGESTIONS_SAMPLE_SIZE", default=8)
+SUGGESTIONS_MIN_REQUESTS = env.int("SUGGESTIONS_MIN_REQUESTS", default=20)
+SUGGESTIONS_SUCCESS_BELOW = env.float("SUGGESTIONS_SUCCESS_BELOW", default=0.8)
+SUGGESTIONS_PER_RUN = env.int("SUGGESTIONS_PER_RUN", default=3)
+# Optional LLM judge (intelligence/services/judge.py): share of successful answers Claude
+# scores (0 = off), using the SUGGESTIONS_* Claude settings; at most this many per run.
+JUDGE_SAMPLE_RATE = env.float("JUDGE_SAMPLE_RATE", default=0.0)
+JUDGE_MAX_PER_RUN = env.int("JUDGE_MAX_PER_RUN", default=20)

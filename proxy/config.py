@@ -181,6 +181,7 @@ SNAPSHOT_EXTENSIONS: tuple[str, ...] = (
     "intelligence.services.semantic_cache.snapshot_cache_settings",
     "security.selectors.snapshot_policies",
     "security.anomaly.snapshot.load",
+    "intelligence.services.enhance.snapshot_enhancements",
 )
 
 

@@ -80,3 +80,18 @@ class Restorer:
     def flush(self) -> str:
         rest, self.pending = self.pending, ""
         return self._restore(rest)
+
+
+def redact_for_external(text: str) -> str:
+    """Free text about to leave the gateway on its own account (prompts sent to Claude for
+    suggestions or judging): every PII value and secret the default policy's detectors
+    find becomes `[REDACTED:<label>]`, whatever the policies in force say."""
+    from security.engine import Segment, default_policy, evaluate
+
+    outcome = evaluate([default_policy()], [Segment(0, "user", text)], model="")
+    spans = [
+        (h.detection.start, h.detection.end, h.detection.label)
+        for h in outcome.hits
+        if h.detection.detector in ("pii", "secrets") and h.detection.end > h.detection.start
+    ]
+    return redact(text, spans) if spans else text

@@ -19,6 +19,7 @@ import logging
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 
+from intelligence.services.enhance import enhance_request
 from intelligence.services.matching import annotate_pattern
 from intelligence.services.semantic_cache import answer_from_cache, keep_in_cache
 from proxy.call import Call
@@ -77,7 +78,7 @@ async def handle(request: HttpRequest, *, api_format: str, endpoint: str) -> Res
         await enforce_limits(call, runtime, body_bytes=len(request.body))  # 429
         await screen_input(call, snapshot)  # 400 policy_violation; redacts call.body
         annotate_pattern(call, snapshot)  # enhance: the prompt's pattern, from memory
-        # enhance (planned): transformation rules, experiments
+        enhance_request(call, snapshot)  # enhance: rules and experiment arms, from memory
         resolve(call, snapshot, runtime.rng)  # 403, 404
         response = await cache_lookup(call, runtime)  # exact match: a hit replays
         if response is None:

@@ -1,0 +1,1 @@
+"""Statistics for experiments: confidence intervals and a sequential test. Pure Python."""
