@@ -27,7 +27,11 @@ SECTIONS: dict[str, tuple[str, ...]] = {
         "security.dashboard_sections.open_anomalies",
         "security.dashboard_sections.audit_log",
     ),
-    "enhancements": (),
+    "enhancements": (
+        "intelligence.dashboard_sections.rules",
+        "intelligence.dashboard_sections.suggestions_awaiting_approval",
+        "intelligence.dashboard_sections.experiments",
+    ),
 }
 
 # Whose admin pages each dashboard page links to for editing.

@@ -69,3 +69,93 @@ def categories(scope: frozenset[int] | None) -> Section | None:
         rows=rows,
         admin_url=reverse("admin:intelligence_category_changelist"),
     )
+
+
+def _scoped_namespace(queryset, scope):  # type: ignore[no-untyped-def]
+    """Rows of the viewer's namespaces, and global ones (no namespace) for staff only."""
+    return queryset if scope is None else queryset.filter(namespace_id__in=scope)
+
+
+def rules(scope: frozenset[int] | None) -> Section | None:
+    from intelligence.models import Rule
+
+    found = _scoped_namespace(Rule.objects.order_by("order", "id"), scope)[:25]
+    rows = [
+        [r.pk, r.name, "on" if r.enabled else "off", r.order, f"v{r.version}",
+         ", ".join(op.get("op", "?") for op in r.operations if isinstance(op, dict))]
+        for r in found
+    ]  # fmt: skip
+    if not rows:
+        return None
+    return Section(
+        title="Transformation rules",
+        columns=["Id", "Name", "Enabled", "Order", "Version", "Operations"],
+        rows=rows,
+        admin_url=reverse("admin:intelligence_rule_changelist"),
+    )
+
+
+def suggestions_awaiting_approval(scope: frozenset[int] | None) -> Section | None:
+    from intelligence.models import Suggestion
+
+    pending = Suggestion.objects.filter(status="pending").select_related("pattern")
+    if scope is not None:
+        pending = pending.filter(pattern__namespace_id__in=scope)
+    rows = [[s.pk, f"#{s.pattern_id}", s.reason, s.rationale[:160]] for s in pending[:20]]
+    if not rows:
+        return None
+    return Section(
+        title="Suggestions awaiting approval",
+        columns=["Id", "Pattern", "Why", "Claude's rationale"],
+        rows=rows,
+        admin_url=reverse("admin:intelligence_suggestion_changelist"),
+    )
+
+
+def _interval_text(metric: dict[str, float | None]) -> str:
+    value, low, high = metric.get("value"), metric.get("low"), metric.get("high")
+    if value is None:
+        return ""
+    if low is None or high is None:
+        return f"{value:.3f}"
+    return f"{value:.3f} [{low:.3f}, {high:.3f}]"
+
+
+def experiments(scope: frozenset[int] | None) -> Section | None:
+    if scope is not None:  # experiments may span namespaces: staff only
+        return None
+    from intelligence.experiment_selectors import experiment_summaries
+
+    rows = []
+    for summary in experiment_summaries()[:10]:
+        for arm in summary["arms"]:
+            versus = arm.get("vs_control") or {}
+            rows.append(
+                [
+                    summary["name"],
+                    summary["status"],
+                    arm["name"] + (" (control)" if arm["control"] else ""),
+                    arm["samples"],
+                    _interval_text(arm["success_rate"]),
+                    _interval_text(arm["error_rate"]),
+                    _interval_text(arm["cost_usd"]),
+                    "" if not versus else f"{versus['always_valid_p']:.4f}",
+                ]
+            )
+    if not rows:
+        return None
+    return Section(
+        title="Experiments (95% intervals; always-valid p-value against control)",
+        columns=[
+            "Experiment",
+            "Status",
+            "Arm",
+            "Samples",
+            "Success",
+            "Errors",
+            "Cost (USD)",
+            "p vs control",
+        ],
+        rows=rows,
+        admin_url=reverse("admin:intelligence_experiment_changelist"),
+    )

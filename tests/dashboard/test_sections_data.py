@@ -71,3 +71,22 @@ def test_the_patterns_page_lists_patterns_of_the_viewers_namespaces(
     assert "summarise &lt;*&gt;" in staff and "translate &lt;*&gt;" in staff and "90%" in staff
     viewer = page(personas["viewer"], "/dashboard/patterns/")
     assert "summarise &lt;*&gt;" in viewer and "translate &lt;*&gt;" not in viewer
+
+
+def test_the_enhancements_page_lists_rules_suggestions_and_experiment_arms(
+    personas: dict[str, Any],
+) -> None:
+    from intelligence.models import Rule
+
+    Rule.objects.create(
+        name="longer-answers", enabled=True, namespace=personas["team_a"],
+        operations=[{"op": "clamp_param", "param": "max_tokens", "min": 512}],
+    )  # fmt: skip
+    Rule.objects.create(
+        name="b-only", namespace=personas["team_b"],
+        operations=[{"op": "system_append", "text": "x"}],
+    )  # fmt: skip
+    staff = page(personas["staff"], "/dashboard/enhancements/")
+    assert "longer-answers" in staff and "clamp_param" in staff and "b-only" in staff
+    viewer = page(personas["viewer"], "/dashboard/enhancements/")
+    assert "longer-answers" in viewer and "b-only" not in viewer
