@@ -25,7 +25,7 @@ from django.http import HttpResponse, StreamingHttpResponse
 
 from proxy.call import Call
 from proxy.errors import UpstreamError, stream_error_event
-from proxy.providers.sse import EventSplitter
+from proxy.providers.sse import EventSplitter, is_malformed
 from proxy.runtime import Runtime
 from proxy.services.accounting import account
 from proxy.services.attempts import open_upstream
@@ -90,6 +90,16 @@ def error_in_stream(call: Call, error: dict[str, Any]) -> UpstreamError:
     )
 
 
+def malformed_stream(call: Call) -> UpstreamError:
+    provider = call.target.provider.name if call.target else ""
+    return UpstreamError(
+        provider=provider,
+        status=502,
+        message=f"Upstream {provider} sent a malformed stream event (not JSON).",
+        retryable=False,
+    )
+
+
 def stream_response(
     call: Call, upstream: httpx.Response, adapter: ModuleType, runtime: Runtime
 ) -> StreamingHttpResponse:
@@ -120,7 +130,11 @@ async def relay(
             if call.first_byte_at is None:
                 call.first_byte_at = time.perf_counter()
             out = []
+            malformed = False
             for event in splitter.feed(chunk):
+                if is_malformed(event):
+                    malformed = True
+                    break
                 relayed = scanner.feed(event)  # usage, finish, end; False: not for the client
                 if translator is not None:
                     out.extend(translator.feed(event))
@@ -138,6 +152,8 @@ async def relay(
                 account(call, runtime)  # spend counted before the client sees the end
             if out:
                 yield b"".join(out)
+            if malformed:
+                raise malformed_stream(call)
         if scanner.error is not None:  # the upstream's error event, already relayed
             call.fail(error_in_stream(call, scanner.error))
         elif splitter.rest().strip() or not scanner.saw_done:
