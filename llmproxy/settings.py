@@ -180,6 +180,11 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = MAX_REQUEST_BYTES
 UPSTREAM_CONNECT_TIMEOUT = env.float("UPSTREAM_CONNECT_TIMEOUT", default=10.0)
 UPSTREAM_READ_TIMEOUT = env.float("UPSTREAM_READ_TIMEOUT", default=600.0)
 UPSTREAM_MAX_CONNECTIONS = env.int("UPSTREAM_MAX_CONNECTIONS", default=512)
+# SSRF guard (docs/hardening.md): provider base URLs on private, loopback or link-local
+# addresses are refused unless the provider allows them; the upstream seam re-checks each
+# host at most once per UPSTREAM_ADDRESS_CHECK_SECONDS.
+UPSTREAM_PRIVATE_NETWORK_GUARD = env.bool("UPSTREAM_PRIVATE_NETWORK_GUARD", default=True)
+UPSTREAM_ADDRESS_CHECK_SECONDS = env.float("UPSTREAM_ADDRESS_CHECK_SECONDS", default=300.0)
 # How often each server process checks for configuration changes made elsewhere.
 CONFIG_REFRESH_SECONDS = env.float("CONFIG_REFRESH_SECONDS", default=0.5)
 # Request-log batching writer.
@@ -187,6 +192,10 @@ LOG_BATCH_SIZE = env.int("LOG_BATCH_SIZE", default=200)
 LOG_FLUSH_SECONDS = env.float("LOG_FLUSH_SECONDS", default=0.5)
 LOG_SPILL_DIR = Path(env.str("LOG_SPILL_DIR", default=str(DATA_DIR / "spill")))
 LOG_MAX_BODY_BYTES = env.int("LOG_MAX_BODY_BYTES", default=256 * 1024)
+# Retention (docs/durability.md): days of request logs kept for a new namespace (each
+# namespace has its own setting; 0 keeps logs forever), and the prune batch size.
+LOG_RETENTION_DAYS = env.int("LOG_RETENTION_DAYS", default=30)
+LOG_PRUNE_BATCH = env.int("LOG_PRUNE_BATCH", default=5000)
 
 # Routing (docs/routing-and-limits.md): retries of a retryable failure on the same target,
 # exponential backoff base, and the longest wait ever made (Retry-After included; a longer

@@ -51,7 +51,7 @@ class NamespaceAdmin(admin.ModelAdmin):
     list_display = ("name", "description", "requests_per_minute", "tokens_per_minute", "spend")
     search_fields = ("name",)
     fieldsets = (
-        (None, {"fields": ("name", "description")}),
+        (None, {"fields": ("name", "description", "log_retention_days")}),
         ("Rate limits and budget", {"fields": LIMIT_FIELDS, "description": LIMITS_HELP}),
     )
 
@@ -136,6 +136,7 @@ class ProviderForm(forms.ModelForm):
             "name",
             "kind",
             "base_url",
+            "allow_private_network",
             "api_key",
             "is_default",
             "enabled",
