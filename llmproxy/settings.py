@@ -67,6 +67,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "llmproxy.middleware.ApiErrorFormatMiddleware",  # a 405 on /v1 or /api answers in JSON
 ]
 
 ROOT_URLCONF = "llmproxy.urls"

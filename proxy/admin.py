@@ -9,8 +9,10 @@ from typing import Any
 
 from django import forms
 from django.contrib import admin, messages
-from django.db.models import QuerySet
+from django.core.paginator import Paginator
+from django.db.models import Q, QuerySet
 from django.http import HttpRequest
+from django.utils.functional import cached_property
 from django.utils.html import format_html
 
 from proxy.models import (
@@ -44,6 +46,55 @@ class PriceUnknownFilter(admin.SimpleListFilter):
         if self.value() == "known":
             return queryset.filter(cost_usd__isnull=False)
         return queryset
+
+
+class FixedChoicesFilter(admin.SimpleListFilter):
+    """A filter over known values, without a `SELECT DISTINCT` over the log."""
+
+    choices: tuple[tuple[str, str], ...] = ()
+
+    def lookups(self, request: HttpRequest, model_admin: Any) -> tuple[tuple[str, str], ...]:
+        return self.choices
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet[Any]) -> QuerySet[Any]:
+        value = self.value()
+        return queryset.filter(**{self.parameter_name: value}) if value else queryset
+
+
+class StatusFilter(FixedChoicesFilter):
+    title = "status"
+    parameter_name = "status_code"
+    choices = tuple(
+        (str(code), str(code))
+        for code in (200, 400, 401, 403, 404, 413, 429, 499, 500, 502, 503, 504)
+    )
+
+
+class ApiFormatFilter(FixedChoicesFilter):
+    title = "caller API"
+    parameter_name = "api_format"
+    choices = (("openai", "OpenAI"), ("anthropic", "Anthropic"))
+
+
+class EndpointFilter(FixedChoicesFilter):
+    title = "endpoint"
+    parameter_name = "endpoint"
+    choices = (
+        ("chat", "chat"),
+        ("messages", "messages"),
+        ("embeddings", "embeddings"),
+        ("count_tokens", "count_tokens"),
+    )
+
+
+class CappedCountPaginator(Paginator):
+    """Counts at most `CAP` rows: an exact COUNT(*) over millions of log rows takes seconds."""
+
+    CAP = 10_000
+
+    @cached_property
+    def count(self) -> int:
+        return int(self.object_list[: self.CAP].count())
 
 
 @admin.register(Namespace)
@@ -225,20 +276,32 @@ class RequestLogAdmin(admin.ModelAdmin):
         "completion_tokens",
         "cost_usd",
     )
+    # Filters with fixed choices: a "distinct values" filter or a date hierarchy would scan
+    # the whole table on every page view (seconds at ten million rows).
     list_filter = (
         PriceUnknownFilter,
-        "status_code",
+        StatusFilter,
         "stream",
-        "api_format",
-        "endpoint",
+        ApiFormatFilter,
+        EndpointFilter,
         "namespace",
         "created_at",
     )
-    search_fields = ("id", "requested_model", "resolved_model", "session_id", "error_message")
-    date_hierarchy = "created_at"
+    search_fields = ("id", "session_id", "requested_model", "resolved_model")
+    search_help_text = "An exact request id, session id or model name (indexed lookups)."
     inlines = (RequestBodyInline,)
     list_select_related = ("namespace",)
     show_full_result_count = False
+    paginator = CappedCountPaginator
+
+    def get_search_results(
+        self, request: HttpRequest, queryset: QuerySet[Any], search_term: str
+    ) -> tuple[QuerySet[Any], bool]:
+        term = search_term.strip()
+        if not term:
+            return queryset, False
+        matches = Q(id=term) | Q(session_id=term) | Q(requested_model=term) | Q(resolved_model=term)
+        return queryset.filter(matches), False
 
     def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
         return [field.name for field in RequestLog._meta.fields]

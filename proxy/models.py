@@ -316,6 +316,7 @@ class RequestLog(models.Model):
             models.Index(fields=["namespace", "-created_at"], name="log_ns_created"),
             models.Index(fields=["api_key", "-created_at"], name="log_key_created"),
             models.Index(fields=["status_code", "-created_at"], name="log_status_created"),
+            models.Index(fields=["requested_model", "-created_at"], name="log_model_created"),
         ]
 
     def __str__(self) -> str:
