@@ -5,7 +5,7 @@ The admin edits configuration and calls services; it holds no logic.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 from django import forms
 from django.contrib import admin, messages
@@ -51,20 +51,20 @@ class PriceUnknownFilter(admin.SimpleListFilter):
 class FixedChoicesFilter(admin.SimpleListFilter):
     """A filter over known values, without a `SELECT DISTINCT` over the log."""
 
-    choices: tuple[tuple[str, str], ...] = ()
+    fixed_choices: tuple[tuple[str, str], ...] = ()
 
     def lookups(self, request: HttpRequest, model_admin: Any) -> tuple[tuple[str, str], ...]:
-        return self.choices
+        return self.fixed_choices
 
     def queryset(self, request: HttpRequest, queryset: QuerySet[Any]) -> QuerySet[Any]:
         value = self.value()
-        return queryset.filter(**{self.parameter_name: value}) if value else queryset
+        return queryset.filter(**{str(self.parameter_name): value}) if value else queryset
 
 
 class StatusFilter(FixedChoicesFilter):
     title = "status"
     parameter_name = "status_code"
-    choices = tuple(
+    fixed_choices = tuple(
         (str(code), str(code))
         for code in (200, 400, 401, 403, 404, 413, 429, 499, 500, 502, 503, 504)
     )
@@ -73,13 +73,13 @@ class StatusFilter(FixedChoicesFilter):
 class ApiFormatFilter(FixedChoicesFilter):
     title = "caller API"
     parameter_name = "api_format"
-    choices = (("openai", "OpenAI"), ("anthropic", "Anthropic"))
+    fixed_choices = (("openai", "OpenAI"), ("anthropic", "Anthropic"))
 
 
 class EndpointFilter(FixedChoicesFilter):
     title = "endpoint"
     parameter_name = "endpoint"
-    choices = (
+    fixed_choices = (
         ("chat", "chat"),
         ("messages", "messages"),
         ("embeddings", "embeddings"),
@@ -94,7 +94,7 @@ class CappedCountPaginator(Paginator):
 
     @cached_property
     def count(self) -> int:
-        return int(self.object_list[: self.CAP].count())
+        return int(cast(QuerySet[Any], self.object_list)[: self.CAP].count())
 
 
 @admin.register(Namespace)

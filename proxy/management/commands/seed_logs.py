@@ -119,7 +119,7 @@ class Synthesizer:
 
 
 def seed_keys(namespaces: int, keys_per_namespace: int) -> list[tuple[int, int]]:
-    keys = []
+    keys: list[tuple[int, int]] = []
     for n in range(namespaces):
         namespace = namespace_get_or_create(name=f"seed-{n:02d}")
         existing = list(ApiKey.objects.filter(namespace=namespace).values_list("id", flat=True))
