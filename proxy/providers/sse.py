@@ -60,8 +60,8 @@ def is_malformed(event: bytes) -> bool:
     """Whether the event carries data that is neither `[DONE]` nor JSON.
 
     Every stream event of both APIs is JSON; one that is not would break the
-    client's SDK in the middle of its stream, so the relay ends the stream
-    with a clean error instead (and a translated stream would lose it silently).
+    client's SDK in the middle of its stream, so the relay drops it and notes
+    it on the request's log record.
     """
     data = event_data(event)
     if not data or data == b"[DONE]":

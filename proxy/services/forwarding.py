@@ -90,14 +90,12 @@ def error_in_stream(call: Call, error: dict[str, Any]) -> UpstreamError:
     )
 
 
-def malformed_stream(call: Call) -> UpstreamError:
-    provider = call.target.provider.name if call.target else ""
-    return UpstreamError(
-        provider=provider,
-        status=502,
-        message=f"Upstream {provider} sent a malformed stream event (not JSON).",
-        retryable=False,
-    )
+def skip_malformed(call: Call, event: bytes) -> None:
+    """Note a stream event that is not JSON (not relayed) on the log record, and warn."""
+    skipped = call.annotations.setdefault("malformed_stream_events", [])
+    if len(skipped) < 5:
+        skipped.append(event[:200].decode("utf-8", "replace"))
+    log.warning("request %s: upstream sent a stream event that is not JSON", call.request_id)
 
 
 def stream_response(
@@ -130,11 +128,10 @@ async def relay(
             if call.first_byte_at is None:
                 call.first_byte_at = time.perf_counter()
             out = []
-            malformed = False
             for event in splitter.feed(chunk):
-                if is_malformed(event):
-                    malformed = True
-                    break
+                if is_malformed(event):  # dropped: it would break the client's SDK
+                    skip_malformed(call, event)
+                    continue
                 relayed = scanner.feed(event)  # usage, finish, end; False: not for the client
                 if translator is not None:
                     out.extend(translator.feed(event))
@@ -152,8 +149,6 @@ async def relay(
                 account(call, runtime)  # spend counted before the client sees the end
             if out:
                 yield b"".join(out)
-            if malformed:
-                raise malformed_stream(call)
         if scanner.error is not None:  # the upstream's error event, already relayed
             call.fail(error_in_stream(call, scanner.error))
         elif splitter.rest().strip() or not scanner.saw_done:
