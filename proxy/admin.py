@@ -8,6 +8,7 @@ from __future__ import annotations
 from typing import Any, cast
 
 from django import forms
+from django.conf import settings
 from django.contrib import admin, messages
 from django.core.paginator import Paginator
 from django.db.models import Q, QuerySet
@@ -97,8 +98,25 @@ class CappedCountPaginator(Paginator):
         return int(cast(QuerySet[Any], self.object_list)[: self.CAP].count())
 
 
+class NamespaceForm(forms.ModelForm):
+    class Meta:
+        model = Namespace
+        fields = ("name", "description", "log_retention_days", *LIMIT_FIELDS)
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        if "log_retention_days" in self.fields:
+            self.fields["log_retention_days"].required = False
+
+    def clean_log_retention_days(self) -> int:
+        """Left empty: the deployment's default (`LOG_RETENTION_DAYS`)."""
+        value = self.cleaned_data.get("log_retention_days")
+        return int(settings.LOG_RETENTION_DAYS if value is None else value)
+
+
 @admin.register(Namespace)
 class NamespaceAdmin(admin.ModelAdmin):
+    form = NamespaceForm
     list_display = ("name", "description", "requests_per_minute", "tokens_per_minute", "spend")
     search_fields = ("name",)
     fieldsets = (

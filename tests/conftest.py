@@ -31,8 +31,18 @@ def fast_log_flush() -> None:
     from django.conf import settings
 
     settings.LOG_FLUSH_SECONDS = 0.02
-    # The fake upstream lives on loopback; the SSRF guard's own tests turn the guard on.
+
+
+@pytest.fixture(scope="session", autouse=True)
+def private_upstreams_allowed() -> None:
+    """The fake upstream lives on loopback: the SSRF guard is off in tests (here and in
+    server subprocesses, which inherit the environment); its own tests turn it on."""
+    import os
+
+    from django.conf import settings
+
     settings.UPSTREAM_PRIVATE_NETWORK_GUARD = False
+    os.environ["UPSTREAM_PRIVATE_NETWORK_GUARD"] = "false"
 
 
 @pytest.fixture(scope="session")
