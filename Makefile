@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 export DJANGO_SETTINGS_MODULE := llmproxy.settings
 
-.PHONY: run test test-sqlite test-postgres lint bench demo install clean
+.PHONY: run test test-sqlite test-postgres test-browser coverage lint bench demo install clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -24,24 +24,41 @@ run: install
 	$(BIN)/python manage.py serve
 
 # SQLite always; PostgreSQL too when TEST_POSTGRES_URL is set (CI sets it).
-test: lint test-sqlite test-postgres
+REPORTS := data/junit
+test: lint test-sqlite test-postgres coverage test-browser
+	@$(BIN)/python .ci/junit_totals.py $(REPORTS)/sqlite.xml $(REPORTS)/postgres.xml $(REPORTS)/browser.xml
+
+coverage:
 	$(BIN)/python -m coverage report --fail-under=90
 
 test-sqlite: install
-	DATABASE_URL= $(BIN)/python -m pytest -q --cov --cov-report= -p no:randomly
+	@mkdir -p $(REPORTS) && rm -f $(REPORTS)/*.xml
+	DATABASE_URL= $(BIN)/python -m pytest -q --cov --cov-report= -p no:randomly --junitxml=$(REPORTS)/sqlite.xml
 
 test-postgres: install
 	@if [ -n "$$TEST_POSTGRES_URL" ]; then \
-	  DATABASE_URL=$$TEST_POSTGRES_URL $(BIN)/python -m pytest -q --cov --cov-append --cov-report= ; \
+	  DATABASE_URL=$$TEST_POSTGRES_URL $(BIN)/python -m pytest -q --cov --cov-append --cov-report= --junitxml=$(REPORTS)/postgres.xml ; \
 	else echo "TEST_POSTGRES_URL not set: the PostgreSQL run is skipped"; fi
+
+# Playwright + Debian's chromium, in their own pytest process (pytest-asyncio off);
+# skipped when /usr/bin/chromium is missing. Screenshots: test-artifacts/screenshots/.
+test-browser: install
+	DATABASE_URL= $(BIN)/python -m pytest tests/browser -q -o addopts="" -p no:asyncio -p no:cacheprovider --junitxml=$(REPORTS)/browser.xml
 
 lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy .
 
+# Needs wrk (apt-get install -y wrk); writes bench/RESULTS.md. See bench/README.md.
 bench: install
 	$(BIN)/python bench/run.py
+	$(BIN)/python bench/patterns_cost.py
+
+# A fake upstream, a demo namespace and routes, and mixed traffic through the running
+# proxy (start it first with `make run`); open http://127.0.0.1:8000/dashboard/.
+demo: install
+	$(BIN)/python manage.py demo
 
 clean:
 	rm -rf $(VENV) data/test.sqlite3* .coverage

@@ -10,9 +10,12 @@ from django.http import HttpRequest, HttpResponse
 from ninja import NinjaAPI
 from ninja.errors import HttpError, ValidationError
 
+from analytics.api import router as analytics_router
+from intelligence.api import router as intelligence_router
 from proxy.anthropic_api import router as anthropic_router
 from proxy.api import router as proxy_router
 from proxy.errors import ProxyError, render_error
+from security.api import router as security_router
 
 api = NinjaAPI(
     title="LLM Proxy",
@@ -24,6 +27,9 @@ api = NinjaAPI(
 )
 api.add_router("/v1", proxy_router)
 api.add_router("/v1", anthropic_router)
+api.add_router("/api", intelligence_router)
+api.add_router("/api/security", security_router)
+api.add_router("/api/analytics", analytics_router)
 
 
 def _format_for(request: HttpRequest) -> str:

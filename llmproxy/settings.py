@@ -61,6 +61,8 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    # Static files (admin, dashboard) served by the app server itself: no separate web server.
+    "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -89,9 +91,9 @@ TEMPLATES = [
 ]
 
 # --- Database -----------------------------------------------------------------
-DATABASES = {
-    "default": env.db("DATABASE_URL", default=f"sqlite:///{DATA_DIR / 'llmproxy.sqlite3'}")
-}
+# An empty DATABASE_URL counts as unset (the Makefile's SQLite test run sets it empty).
+DATABASE_URL = env.str("DATABASE_URL", default="") or f"sqlite:///{DATA_DIR / 'llmproxy.sqlite3'}"
+DATABASES = {"default": env.db_url_config(DATABASE_URL)}
 _db = DATABASES["default"]
 if _db["ENGINE"] == "django.db.backends.sqlite3":
     _db.setdefault("OPTIONS", {}).update(
@@ -167,8 +169,36 @@ USE_I18N = True
 USE_TZ = True
 STATIC_URL = "static/"
 STATIC_ROOT = DATA_DIR / "staticfiles"
-STATICFILES_DIRS = [path for path in [BASE_DIR / "static"] if path.is_dir()]
+STATIC_ROOT.mkdir(exist_ok=True)
+STATICFILES_DIRS = [BASE_DIR / "static"]
+# Serve straight from the app and static/ directories: `make run` needs no collectstatic.
+WHITENOISE_USE_FINDERS = True
 LOGIN_URL = "/admin/login/"
+
+# --- Dashboard, analytics, metrics ------------------------------------------------------
+# How dashboard events reach other processes: auto (the channel layer when it is Redis,
+# else the database outbox) | channels | database | local (this process only).
+DASHBOARD_EVENT_TRANSPORT = env.str("DASHBOARD_EVENT_TRANSPORT", default="auto")
+if DASHBOARD_EVENT_TRANSPORT not in ("auto", "channels", "database", "local"):
+    raise environ.ImproperlyConfigured(
+        "DASHBOARD_EVENT_TRANSPORT must be one of auto, channels, database, local"
+    )
+# Events are delivered in batches gathered over this window (seconds).
+DASHBOARD_COALESCE_SECONDS = env.float("DASHBOARD_COALESCE_SECONDS", default=0.025)
+# Events buffered per browser; a browser that falls further behind loses its oldest.
+DASHBOARD_CLIENT_BUFFER = env.int("DASHBOARD_CLIENT_BUFFER", default=500)
+# Events buffered per process before delivery (oldest dropped beyond it).
+DASHBOARD_HUB_BUFFER = env.int("DASHBOARD_HUB_BUFFER", default=10_000)
+# Database transport: how often a web process polls for other processes' events, and
+# how long outbox rows are kept (seconds).
+DASHBOARD_POLL_SECONDS = env.float("DASHBOARD_POLL_SECONDS", default=0.1)
+DASHBOARD_OUTBOX_KEEP_SECONDS = env.int("DASHBOARD_OUTBOX_KEEP_SECONDS", default=120)
+# Rollups: how far back each run recomputes for records stored late (seconds), and how
+# long minute rollups are kept (hours; hour and day rollups are kept).
+ANALYTICS_LATE_SECONDS = env.int("ANALYTICS_LATE_SECONDS", default=300)
+ANALYTICS_MINUTE_RETENTION_HOURS = env.int("ANALYTICS_MINUTE_RETENTION_HOURS", default=48)
+# Bearer token for GET /metrics (Prometheus). Empty: /metrics answers 404.
+METRICS_TOKEN = env.str("METRICS_TOKEN", default="")
 
 # --- HTTPS and secure headers (docs/hardening.md) ------------------------------------------
 # HTTPS_ONLY=true is the production profile behind a TLS-terminating reverse proxy:
@@ -217,6 +247,11 @@ LOG_MAX_BODY_BYTES = env.int("LOG_MAX_BODY_BYTES", default=256 * 1024)
 # namespace has its own setting; 0 keeps logs forever), and the prune batch size.
 LOG_RETENTION_DAYS = env.int("LOG_RETENTION_DAYS", default=30)
 LOG_PRUNE_BATCH = env.int("LOG_PRUNE_BATCH", default=5000)
+# Exact-match response cache (docs/cache.md): opted into per route or per request.
+RESPONSE_CACHE_ALIAS = env.str("RESPONSE_CACHE_ALIAS", default="default")
+RESPONSE_CACHE_DEFAULT_TTL_SECONDS = env.int("RESPONSE_CACHE_DEFAULT_TTL_SECONDS", default=3600)
+RESPONSE_CACHE_MAX_TTL_SECONDS = env.int("RESPONSE_CACHE_MAX_TTL_SECONDS", default=7 * 24 * 3600)
+RESPONSE_CACHE_MAX_ENTRY_BYTES = env.int("RESPONSE_CACHE_MAX_ENTRY_BYTES", default=1024 * 1024)
 
 # Routing (docs/routing-and-limits.md): retries of a retryable failure on the same target,
 # exponential backoff base, and the longest wait ever made (Retry-After included; a longer
@@ -232,6 +267,31 @@ ROUTING_BREAKER_COOLDOWN = env.float("ROUTING_BREAKER_COOLDOWN", default=30.0)
 BUDGETS_FAIL_CLOSED = env.bool("BUDGETS_FAIL_CLOSED", default=False)
 # After a cache failure, limits skip the cache for this many seconds.
 LIMITS_CACHE_RETRY_SECONDS = env.float("LIMITS_CACHE_RETRY_SECONDS", default=5.0)
+
+# --- Security (docs/security.md) -------------------------------------------------------
+# Output scanning holds back this many characters of a streamed response, so that a
+# secret split across chunks is still caught before any of it reaches the client.
+SECURITY_HOLD_BACK_CHARS = env.int("SECURITY_HOLD_BACK_CHARS", default=64)
+# Prompts longer than this (characters) are screened on a worker thread, off the event loop.
+SECURITY_THREAD_CHARS = env.int("SECURITY_THREAD_CHARS", default=16_000)
+
+# Client addresses: requests from these peers (e.g. a load balancer, or 127.0.0.1 for the
+# traffic simulator) may name the client in X-Forwarded-For. Empty: only the peer counts.
+TRUSTED_PROXIES = frozenset(env.list("TRUSTED_PROXIES", default=[]))
+
+# Anomaly detection (security/anomaly, docs/anomaly.md).
+ANOMALY_DETECTION = env.bool("ANOMALY_DETECTION", default=True)
+# Server processes sharing the traffic: fitted baselines and throttles are divided by it.
+ANOMALY_SERVER_PROCESSES = env.int("ANOMALY_SERVER_PROCESSES", default=1)
+# Days of request history the scheduled refit learns baselines from.
+ANOMALY_BASELINE_DAYS = env.int("ANOMALY_BASELINE_DAYS", default=14)
+# An anomaly not seen again for this long is resolved.
+ANOMALY_RESOLVE_AFTER_MINUTES = env.int("ANOMALY_RESOLVE_AFTER_MINUTES", default=30)
+# Requests per minute of a throttle whose rule names none.
+ANOMALY_DEFAULT_THROTTLE_RPM = env.int("ANOMALY_DEFAULT_THROTTLE_RPM", default=10)
+# Alert webhooks: timeout (seconds), and whether private/loopback addresses are allowed.
+ANOMALY_WEBHOOK_TIMEOUT = env.float("ANOMALY_WEBHOOK_TIMEOUT", default=5.0)
+ANOMALY_WEBHOOK_ALLOW_PRIVATE = env.bool("ANOMALY_WEBHOOK_ALLOW_PRIVATE", default=False)
 
 # Provider credentials read at start-up (the variables the official SDKs read).
 OPENAI_API_KEY = env.str("OPENAI_API_KEY", default="")

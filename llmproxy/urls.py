@@ -1,8 +1,9 @@
 from django.contrib import admin
 from django.http import HttpRequest, HttpResponse
-from django.urls import path
+from django.urls import include, path
 from django.views.defaults import page_not_found, server_error
 
+from analytics.views import metrics
 from llmproxy import health
 from llmproxy.api import api
 from proxy.errors import ProxyError, render_error
@@ -11,6 +12,8 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("healthz", health.healthz),
     path("readyz", health.readyz),
+    path("metrics", metrics),
+    path("dashboard/", include("dashboard.urls")),
     path("", api.urls),
 ]
 

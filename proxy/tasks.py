@@ -8,7 +8,7 @@ from proxy.services.retention import logs_prune_by_retention
 
 log = logging.getLogger(__name__)
 
-# The retention job's schedule: created (or updated) by migration 0005_log_retention_schedule.
+# The retention job's schedule: created (or updated) by migration 0006_log_retention_schedule.
 RETENTION_SCHEDULE_NAME = "proxy: prune request logs by retention"
 RETENTION_TASK = "proxy.tasks.prune_logs_by_retention"
 

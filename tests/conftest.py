@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import socket
 import threading
 import time
 from collections.abc import Iterator
@@ -50,20 +49,24 @@ def proxy_url(django_db_setup: Any, django_db_blocker: Any) -> Iterator[str]:
     """The proxy's ASGI app served by uvicorn in a thread (the same app daphne serves)."""
     import uvicorn
 
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
+    # Let uvicorn bind its own socket: with a socket passed in (`sockets=[...]`) every
+    # keep-alive response waited ~40 ms for a delayed ACK here.
     config = uvicorn.Config(
-        "llmproxy.asgi:application", lifespan="off", log_level="warning", access_log=False
+        "llmproxy.asgi:application",
+        host="127.0.0.1",
+        port=0,
+        lifespan="off",
+        log_level="warning",
+        access_log=False,
     )
     server = uvicorn.Server(config)
     with django_db_blocker.unblock():
-        thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+        thread = threading.Thread(target=server.run, daemon=True)
         thread.start()
         deadline = time.monotonic() + 10
         while not server.started and time.monotonic() < deadline:
             time.sleep(0.01)
+        port = server.servers[0].sockets[0].getsockname()[1]
         yield f"http://127.0.0.1:{port}"
         server.should_exit = True
         thread.join(5)

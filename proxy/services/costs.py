@@ -66,6 +66,8 @@ def cost_from_genai_prices(usage: Usage, model: str, provider: str) -> Decimal |
 
 def price_call(call: Call) -> Decimal | None:
     """Set and return `call.cost_usd` (None when the price is unknown or nothing was used)."""
+    if call.cache_hit:  # answered from the response cache: costs nothing
+        return call.cost_usd
     usage = call.usage
     target = call.target
     if target is None or (usage.prompt_tokens is None and usage.completion_tokens is None):

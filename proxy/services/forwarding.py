@@ -24,17 +24,19 @@ from django.conf import settings
 from django.http import HttpResponse, StreamingHttpResponse
 
 from proxy.call import Call
-from proxy.errors import UpstreamError, stream_error_event
+from proxy.errors import ProxyError, UpstreamError, stream_error_event
 from proxy.providers.sse import EventSplitter, is_malformed
 from proxy.runtime import Runtime
 from proxy.services.accounting import account
 from proxy.services.attempts import open_upstream
+from proxy.services.response_cache import keep_for_cache
 from proxy.services.translating import (
     caller_body,
     caller_finish_reason,
     stream_translator,
     translated,
 )
+from proxy.stream_text import filter_body, stream_text_filter
 from proxy.upstream import transport_error
 
 log = logging.getLogger(__name__)
@@ -70,11 +72,15 @@ async def forward(call: Call, runtime: Runtime) -> HttpResponse | StreamingHttpR
     summary = adapter.summarize_response(body)
     call.usage = summary.usage
     call.finish_reason = summary.finish_reason
+    if call.output_filters:
+        raw = filter_body(adapter.API_FORMAT, body, call.output_filters)
     call.response_body = body
     if translated(call, adapter):
         body = call.response_body = caller_body(call, adapter, body)
         call.finish_reason = caller_finish_reason(call, body)
         raw = _dumps(body)
+    if call.output_filters:  # security output scanning, pseudonym restoration
+        raw = filter_body(call.api_format, body, call.output_filters)
     return HttpResponse(raw, status=response.status_code, content_type="application/json")
 
 
@@ -117,37 +123,48 @@ async def relay(
     """Relay an upstream SSE stream chunk by chunk; record the request when it ends."""
     scanner = adapter.StreamScanner(drop_usage_chunk=not call.client_wants_usage)
     translator = stream_translator(call, adapter)  # None: same format, relayed as is
+    text = stream_text_filter(call.api_format, call.output_filters) if call.output_filters else None
     splitter = EventSplitter()
     events = call.stream_events
     kept_bytes = 0
     limit = settings.LOG_MAX_BODY_BYTES
     finished = False
+    text = (
+        stream_text_filter(adapter.API_FORMAT, call.output_filters) if call.output_filters else None
+    )
     relay_started = time.perf_counter()
     try:
         async for chunk in upstream.aiter_raw():
             if call.first_byte_at is None:
                 call.first_byte_at = time.perf_counter()
-            out = []
+            out: list[bytes] = []
             for event in splitter.feed(chunk):
                 if is_malformed(event):  # dropped: it would break the client's SDK
                     skip_malformed(call, event)
                     continue
                 relayed = scanner.feed(event)  # usage, finish, end; False: not for the client
                 if translator is not None:
-                    out.extend(translator.feed(event))
-                    continue
-                if relayed:
-                    out.append(event)
-                if events is not None and kept_bytes < limit:
-                    events.append(event)
-                    kept_bytes += len(event)
-            if translator is not None and events is not None and kept_bytes < limit:
-                events.extend(out)  # a translated stream is logged as the caller saw it
-                kept_bytes += sum(len(event) for event in out)
+                    caller = translator.feed(event)  # the caller's format
+                else:
+                    caller = [event] if relayed else []
+                if text is not None and caller:  # output filters: security, pseudonyms
+                    caller = [piece for one in caller for piece in text.rewrite(one)]
+                out.extend(caller)
+                # The log keeps what the client got, and an upstream event it did not get
+                # (the usage chunk it did not ask for) in the upstream's own format.
+                logged = caller if (relayed or translator is not None) else [event]
+                if events is not None:
+                    if kept_bytes < limit:
+                        events.extend(logged)
+                        kept_bytes += sum(map(len, logged))
+                    else:
+                        call.stream_truncated = True
             if scanner.saw_done:
                 call.usage = scanner.summary.usage
                 account(call, runtime)  # spend counted before the client sees the end
             if out:
+                if call.cache_capture is not None:  # stored before [DONE] reaches the client
+                    await keep_for_cache(call, out, scanner.saw_done, scanner.summary.usage)
                 yield b"".join(out)
         if scanner.error is not None:  # the upstream's error event, already relayed
             call.fail(error_in_stream(call, scanner.error))
@@ -159,8 +176,12 @@ async def relay(
                 retryable=False,
             )
         else:
+            if text is not None:
+                rest = text.finish()
+                if rest:
+                    yield b"".join(rest)
             finished = True
-    except UpstreamError as error:
+    except ProxyError as error:  # an upstream failure, or an output filter's block
         call.fail(error)
         yield stream_error_event(call.api_format, error)
     except httpx.HTTPError as exc:
@@ -169,8 +190,11 @@ async def relay(
         call.fail(broken)
         yield stream_error_event(call.api_format, broken)
     except (asyncio.CancelledError, GeneratorExit):
-        call.client_disconnected = True
-        call.annotations["client_disconnected_after_ms"] = round(call.elapsed_ms(), 3)
+        # A client that hangs up once it has read the end of the stream (the SDKs
+        # close right after [DONE]) got the whole answer: that is not a disconnect.
+        if not scanner.saw_done:
+            call.client_disconnected = True
+            call.annotations["client_disconnected_after_ms"] = round(call.elapsed_ms(), 3)
         raise
     finally:
         await upstream.aclose()

@@ -12,6 +12,7 @@ from django.utils import timezone
 
 from proxy.models import KEY_PREFIX, ApiKey, Namespace
 from proxy.services.auth import PREFIX_LENGTH
+from security.services.audit import audit_record
 
 
 @dataclass(frozen=True)
@@ -40,6 +41,7 @@ def api_key_create(
     tokens_per_minute: int | None = None,
     budget_usd: Decimal | None = None,
     budget_period: str = ApiKey.Period.MONTH,
+    actor: str = "system",
 ) -> IssuedKey:
     secret = generate_secret()
     key = ApiKey.objects.create(
@@ -54,15 +56,20 @@ def api_key_create(
         budget_usd=budget_usd,
         budget_period=budget_period,
     )
+    audit_record(actor=actor, action="key.create", obj=key, data={"namespace": namespace.name})
     return IssuedKey(key=key, secret=secret)
 
 
-def api_key_set_state(*, key: ApiKey, state: str) -> ApiKey:
+@transaction.atomic
+def api_key_set_state(*, key: ApiKey, state: str, actor: str = "system") -> ApiKey:
+    previous = key.state
     key.state = state
     key.revoked_at = timezone.now() if state == ApiKey.State.REVOKED else None
     key.save(update_fields=["state", "revoked_at"])
+    action = "key.revoke" if state == ApiKey.State.REVOKED else "key.state"
+    audit_record(actor=actor, action=action, obj=key, data={"from": previous, "to": state})
     return key
 
 
-def api_key_revoke(*, key: ApiKey) -> ApiKey:
-    return api_key_set_state(key=key, state=ApiKey.State.REVOKED)
+def api_key_revoke(*, key: ApiKey, actor: str = "system") -> ApiKey:
+    return api_key_set_state(key=key, state=ApiKey.State.REVOKED, actor=actor)

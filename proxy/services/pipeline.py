@@ -1,6 +1,7 @@
 """The request pipeline, top to bottom, in one place.
 
-    intake → authenticate → limits → security → enhance → route → upstream → relay → record
+    intake → authenticate → limits → security → enhance → route → cache lookup
+    → upstream → relay → cache store → record
 
 Every stage is a small function that reads and updates the `Call`, and raises a
 `ProxyError` to stop the request; the error is rendered in the caller's own API
@@ -11,11 +12,15 @@ relayed stream.
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import logging
 
+from django.conf import settings
 from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 
+from intelligence.services.matching import annotate_pattern
+from intelligence.services.semantic_cache import answer_from_cache, keep_in_cache
 from proxy.call import Call
 from proxy.errors import ProxyError, UpstreamError, render_error
 from proxy.runtime import Runtime, get_runtime
@@ -24,7 +29,9 @@ from proxy.services.auth import authenticate
 from proxy.services.forwarding import forward
 from proxy.services.intake import take_in
 from proxy.services.limits import enforce_limits
+from proxy.services.response_cache import cache_lookup, remember_response
 from proxy.services.routing import resolve, visible_models
+from security.services.screening import screen_input
 
 log = logging.getLogger(__name__)
 
@@ -32,7 +39,20 @@ Response = HttpResponse | StreamingHttpResponse
 
 
 def _client_ip(request: HttpRequest) -> str | None:
-    return request.META.get("REMOTE_ADDR") or None
+    """The peer address; behind a trusted proxy, the last untrusted X-Forwarded-For hop."""
+    peer = request.META.get("REMOTE_ADDR") or None
+    trusted = settings.TRUSTED_PROXIES
+    if peer is None or peer not in trusted:
+        return peer
+    forwarded = request.META.get("HTTP_X_FORWARDED_FOR", "")
+    for hop in reversed([h.strip() for h in forwarded.split(",") if h.strip()]):
+        if hop in trusted:
+            continue
+        try:
+            return str(ipaddress.ip_address(hop))
+        except ValueError:  # "unknown", a port, garbage: stop at the last address we trust
+            return peer
+    return peer
 
 
 def begin(request: HttpRequest, *, api_format: str, endpoint: str) -> Call:
@@ -53,11 +73,19 @@ async def handle(request: HttpRequest, *, api_format: str, endpoint: str) -> Res
         take_in(call, request)  # 400, 413
         snapshot = call.snapshot = await runtime.config.current()
         await authenticate(call, snapshot, runtime)  # 401, 403
+        runtime.guard(call, snapshot)  # 403, 429: anomaly countermeasures (blocks, throttles)
         await enforce_limits(call, runtime, body_bytes=len(request.body))  # 429
-        # security (planned): input policies block, redact or flag
-        # enhance (planned): pattern match, transformation rules, experiments
+        await screen_input(call, snapshot)  # 400 policy_violation; redacts call.body
+        annotate_pattern(call, snapshot)  # enhance: the prompt's pattern, from memory
+        # enhance (planned): transformation rules, experiments
         resolve(call, snapshot, runtime.rng)  # 403, 404
-        response = await forward(call, runtime)  # upstream, then relay
+        response = await cache_lookup(call, runtime)  # exact match: a hit replays
+        if response is None:
+            response = await answer_from_cache(call, runtime)  # semantic, opt-in per route
+        if response is None:
+            response = await forward(call, runtime)  # upstream, then relay
+            await remember_response(call, response)  # exact-match store; streams as they end
+            response = keep_in_cache(call, response)  # semantic cache fill, off the path
     except ProxyError as error:
         call.fail(error)
         response = error_response(call, error)

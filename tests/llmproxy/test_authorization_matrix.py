@@ -41,6 +41,11 @@ class Row:
     expect: Expect
     body: dict[str, Any] | None = None
     check: Callable[[str, httpx.Response], None] | None = None  # more than the status
+    route: str = ""  # the URL pattern, when the path fills in its parameters
+
+    @property
+    def pattern(self) -> str:
+        return self.route or self.path.split("?")[0]
 
 
 def chat(model: str) -> dict[str, Any]:
@@ -82,6 +87,29 @@ ROUTES: list[Row] = [
     Row("healthz", "GET", "/healthz", dict.fromkeys(PERSONAS, 200)),
     Row("readyz", "GET", "/readyz", dict.fromkeys(PERSONAS, 200)),
     Row("api root (ninja's empty pattern)", "GET", "/", dict.fromkeys(PERSONAS, 404)),
+    # --- management API, analytics (staff session) ---
+    *(
+        Row(f"analytics {name}", "GET", f"/api/analytics/{name}", {"anonymous": 401, "key_a": 401, "key_b": 401, "staff": 200})
+        for name in ("summary", "timeseries", "breakdown", "insights", "timeseries.csv")
+    ),
+    # --- security scan (staff session; a POST without the CSRF token is refused) ---
+    # ninja's session auth checks CSRF first: a POST without the token is refused (403) for all.
+    Row("security scan", "POST", "/api/security/scan", dict.fromkeys(PERSONAS, 403), {"text": "hello"}),
+    # --- feedback and patterns (virtual keys; staff-only training) ---
+    Row("feedback on an unknown request", "POST", "/api/feedback", {**KEYED, "key_a": 404, "key_b": 404}, {"request_id": "0" * 32, "score": 1}),
+    Row("patterns", "GET", "/api/patterns", {**KEYED, "key_a": 200, "key_b": 200}),
+    Row("a pattern that is not there", "GET", "/api/patterns/999999", {**KEYED, "key_a": 404, "key_b": 404}, route="/api/patterns/<int:pattern_id>"),
+    Row("classify", "POST", "/api/patterns/classify", {**KEYED, "key_a": 200, "key_b": 200}, {"items": [{"id": 1, "text": "hello"}]}),
+    Row("train patterns", "POST", "/api/patterns/train", dict.fromkeys(PERSONAS, 403), {}),
+    Row("learn patterns", "POST", "/api/patterns/learn", dict.fromkeys(PERSONAS, 403), {}),
+    # --- dashboard (staff login) and Prometheus ---
+    *(
+        Row(f"dashboard {name or 'home'}", "GET", f"/dashboard/{name}", {"anonymous": 302, "key_a": 302, "key_b": 302, "staff": 200})
+        for name in ("", "analytics/", "enhancements/", "live/", "patterns/", "security/")
+    ),
+    Row("dashboard login", "GET", "/dashboard/login/", dict.fromkeys(PERSONAS, 200)),
+    Row("dashboard, a request that is not there", "GET", "/dashboard/requests/nope/", {"anonymous": 302, "key_a": 302, "key_b": 302, "staff": 404}, route="/dashboard/requests/<str:request_id>/"),
+    Row("metrics (off without METRICS_TOKEN)", "GET", "/metrics", dict.fromkeys(PERSONAS, 404)),
 ]  # fmt: skip
 
 
@@ -144,5 +172,5 @@ def test_the_table_covers_every_route_the_app_serves() -> None:
                 yield "/" + route
 
     served = set(patterns(get_resolver()))
-    covered = {row.path for row in ROUTES}
+    covered = {row.pattern for row in ROUTES}
     assert served - covered == set(), "routes without a row in ROUTES"

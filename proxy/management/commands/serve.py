@@ -29,8 +29,8 @@ class Command(BaseCommand):
         call_command("sync_providers")
         host, port = str(options["host"]), int(options["port"])  # type: ignore[call-overload]
         manage = [sys.executable, os.path.abspath(sys.argv[0])]
-        children = [
-            subprocess.Popen(
+        children = {
+            "daphne": subprocess.Popen(
                 [
                     sys.executable,
                     "-m",
@@ -42,10 +42,11 @@ class Command(BaseCommand):
                     "llmproxy.asgi:application",
                 ]
             )
-        ]
+        }
         if not options["no_worker"]:
-            children.append(subprocess.Popen([*manage, "qcluster"]))
+            children["qcluster"] = subprocess.Popen([*manage, "qcluster"])
         self.stdout.write(f"LLM Proxy on http://{host}:{port}/  (admin: /admin/, API: /v1/)")
+        self.stdout.flush()
 
         stopping = False
 
@@ -55,15 +56,25 @@ class Command(BaseCommand):
 
         signal.signal(signal.SIGINT, stop)
         signal.signal(signal.SIGTERM, stop)
-        while not stopping and all(child.poll() is None for child in children):
+        while not stopping and all(child.poll() is None for child in children.values()):
             time.sleep(0.2)
-        for child in children:
+        if not stopping:
+            died = [name for name, child in children.items() if child.poll() is not None]
+            self.stderr.write(f"{', '.join(died)} stopped unexpectedly; stopping the rest.")
+        # Each child flushes its pending request records before it exits (atexit).
+        for child in children.values():
             if child.poll() is None:
                 child.send_signal(signal.SIGTERM)
         deadline = time.monotonic() + 20
-        for child in children:
+        failed = not stopping
+        for name, child in children.items():
             try:
-                child.wait(timeout=max(0.1, deadline - time.monotonic()))
+                code = child.wait(timeout=max(0.1, deadline - time.monotonic()))
             except subprocess.TimeoutExpired:
                 child.kill()
+                code = child.wait()
+            self.stdout.write(f"{name} exited with status {code}.")
+            failed = failed or code not in (0, -signal.SIGTERM)
         self.stdout.write("Stopped.")
+        if failed:
+            sys.exit(1)

@@ -1,0 +1,39 @@
+"""The demo fills the dashboard: several apps, streams, errors, through the real proxy."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def test_the_demo_sends_mixed_traffic_through_the_proxy(proxy_url: str) -> None:
+    from dashboard.demo import APPS, demo_setup, run_traffic, start_fake_upstream
+    from proxy.models import RequestLog
+    from proxy.runtime import get_runtime
+
+    get_runtime().invalidate_config()
+    setup = demo_setup(proxy_url=proxy_url, fake=start_fake_upstream())
+    ticks: list[Any] = []
+    traffic = run_traffic(setup, rate=40, duration=6, workers=6, every=lambda: ticks.append(1))
+    get_runtime().recorder.flush()
+    logs = list(RequestLog.objects.select_related("namespace"))
+    assert traffic.sent == len(logs) >= 20  # the first requests pay for cold starts
+    assert {log.namespace.name for log in logs} == set(APPS)
+    assert any(log.stream for log in logs)
+    assert any(not log.stream for log in logs)
+    assert len({log.resolved_model for log in logs}) >= 3
+    assert ticks  # the rollup hook ran
+    get_runtime().invalidate_config()
+
+
+def test_running_the_setup_twice_keeps_one_usable_key_per_app(proxy_url: str) -> None:
+    from dashboard.demo import APPS, demo_setup, start_fake_upstream
+    from proxy.models import ApiKey
+
+    fake = start_fake_upstream()
+    demo_setup(proxy_url=proxy_url, fake=fake)
+    demo_setup(proxy_url=proxy_url, fake=fake)
+    assert ApiKey.objects.usable().filter(name="demo").count() == len(APPS)
