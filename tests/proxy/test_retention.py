@@ -1,4 +1,4 @@
-"""Data growth: seed_logs, prune_logs, per-namespace retention and its scheduled job."""
+"""Data growth: seed_request_logs, prune_logs, per-namespace retention and its scheduled job."""
 
 from __future__ import annotations
 
@@ -37,9 +37,9 @@ def run(*args: str) -> str:
     return out.getvalue()
 
 
-def test_seed_logs_spreads_realistic_rows_over_namespaces_keys_and_days() -> None:
+def test_seed_request_logs_spreads_realistic_rows_over_namespaces_keys_and_days() -> None:
     output = run(
-        "seed_logs", "--rows", "3000", "--namespaces", "3", "--keys", "2", "--chunk", "1000"
+        "seed_request_logs", "--rows", "3000", "--namespaces", "3", "--keys", "2", "--chunk", "1000"
     )
     assert "Seeded 3000 request logs" in output and "rows/s" in output
     assert RequestLog.objects.count() == 3000
@@ -52,8 +52,8 @@ def test_seed_logs_spreads_realistic_rows_over_namespaces_keys_and_days() -> Non
     assert RequestLog.objects.filter(stream=True).exists()
 
 
-def test_seed_logs_can_seed_bodies_too() -> None:
-    run("seed_logs", "--rows", "50", "--namespaces", "1", "--keys", "1", "--bodies")
+def test_seed_request_logs_can_seed_bodies_too() -> None:
+    run("seed_request_logs", "--rows", "50", "--namespaces", "1", "--keys", "1", "--bodies")
     assert RequestBody.objects.count() == 50
 
 

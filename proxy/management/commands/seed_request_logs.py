@@ -1,4 +1,4 @@
-"""python manage.py seed_logs --rows 10000000 [--days 30] [--namespaces 20] [--keys 5]
+"""python manage.py seed_request_logs --rows 10000000 [--days 30] [--namespaces 20] [--keys 5]
 
 Bulk-inserts realistic synthetic request logs for benchmarks and retention
 tests: several namespaces with keys, a mix of models, providers, streams,
