@@ -102,6 +102,7 @@ def skip_malformed(call: Call, event: bytes) -> None:
     if len(skipped) < 5:
         skipped.append(event[:200].decode("utf-8", "replace"))
     log.warning("request %s: upstream sent a stream event that is not JSON", call.request_id)
+    call.cache_capture = None  # an answer from a misbehaving stream is not cached
 
 
 def stream_response(
