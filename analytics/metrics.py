@@ -142,7 +142,14 @@ def _detection_kinds(security: object) -> list[str]:
     kinds = []
     for finding in security:
         if isinstance(finding, dict):
-            kinds.append(str(finding.get("kind") or finding.get("check") or "unknown"))
+            kinds.append(
+                str(
+                    finding.get("detector")
+                    or finding.get("kind")
+                    or finding.get("check")
+                    or "unknown"
+                )
+            )
         elif isinstance(finding, str):
             kinds.append(finding)
     return kinds

@@ -1,18 +1,27 @@
 """The benchmark: added latency and throughput of the proxy versus the upstream alone.
 
     python bench/run.py [--duration 5] [--servers daphne,uvicorn] [--out bench/RESULTS.md]
+                        [--no-translated]
 
 What it does, all on 127.0.0.1 with a throwaway DATA_DIR (SQLite, WAL):
   1. starts the fake upstream (`python -m proxy.fake_upstream`) in its own process;
   2. migrates a fresh database, creates a provider pointing at the fake upstream
-     (OPENAI_BASE_URL + `manage.py sync_providers`) and a key (`create_api_key`);
+     (OPENAI_BASE_URL + `manage.py sync_providers`) and a key (`create_api_key`),
+     and, for step 5, an Anthropic provider and a route (`apply_config`);
   3. starts each proxy server (daphne, as `make run` uses; uvicorn) as one process
      with LOG_BODIES=full (every request logged with its bodies);
   4. for each cell (streaming or not, concurrency 1, 16, 64) runs wrk against the
      upstream directly, then through each server, back to back, so that every
      ratio compares measurements taken moments apart on the same machine;
-  5. checks that every proxied request was stored in the request log, reads
-     each server's peak RSS (VmHWM) and writes the table to bench/RESULTS.md.
+  5. unless --no-translated, measures an OpenAI client on a Claude route, streaming,
+     against the same-format path, back to back (bench/translation.py);
+  6. checks that every proxied request was stored in the request log, reads
+     each server's peak RSS (VmHWM) and adds a dated section, naming the commit,
+     to the top of bench/RESULTS.md (older sections are kept below it);
+  7. prints the warnings, errors and tracebacks each proxy server logged (the
+     throwaway DATA_DIR, with the logs, is kept when there are any). The fake
+     upstream's log is not scanned: it logs a ClientConnectionResetError for each
+     stream cut off when wrk closes its connections at the end of a run.
 
 wrk comes from Debian (`apt-get install -y wrk`); the bench is not part of CI.
 """
@@ -22,7 +31,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import re
 import shlex
 import shutil
@@ -72,18 +80,6 @@ def peak_rss_mb(pid: int) -> float:
     return int(match.group(1)) / 1024 if match else float("nan")
 
 
-def machine() -> str:
-    cpu = "unknown CPU"
-    for line in Path("/proc/cpuinfo").read_text().splitlines():
-        if line.startswith("model name"):
-            cpu = line.split(":", 1)[1].strip()
-            break
-    return (
-        f"{os.cpu_count()} CPUs (nproc), {cpu}; Python {platform.python_version()}; "
-        f"{platform.system()} {platform.release()}"
-    )
-
-
 def load_average() -> str:
     return " ".join(Path("/proc/loadavg").read_text().split()[:3])
 
@@ -126,9 +122,10 @@ def parse_wrk(output: str) -> Cell:
     )
 
 
-def lua_script(directory: Path, key: str, stream: bool) -> Path:
-    body = {
-        "model": "gpt-4o-mini",
+def chat_body(model: str, stream: bool) -> dict[str, object]:
+    """The OpenAI-format chat request every proxied measurement sends."""
+    return {
+        "model": model,
         "messages": [
             {"role": "system", "content": "You are a helpful assistant."},
             {"role": "user", "content": USER_TEXT},
@@ -136,13 +133,15 @@ def lua_script(directory: Path, key: str, stream: bool) -> Path:
         "temperature": 0.2,
         "stream": stream,
     }
-    path = directory / f"post-{'stream' if stream else 'json'}.lua"
-    path.write_text(
-        'wrk.method = "POST"\n'
-        f"wrk.body = {json.dumps(json.dumps(body))}\n"
-        'wrk.headers["Content-Type"] = "application/json"\n'
-        f'wrk.headers["Authorization"] = "Bearer {key}"\n'
-    )
+
+
+def lua_post(directory: Path, name: str, body: dict[str, object], headers: dict[str, str]) -> Path:
+    """A wrk script that POSTs `body` as JSON with `headers`."""
+    path = directory / f"post-{name}.lua"
+    lines = ['wrk.method = "POST"', f"wrk.body = {json.dumps(json.dumps(body))}"]
+    headers = {"Content-Type": "application/json", **headers}
+    lines += [f"wrk.headers[{json.dumps(k)}] = {json.dumps(v)}" for k, v in headers.items()]
+    path.write_text("\n".join(lines) + "\n")
     return path
 
 
@@ -235,10 +234,17 @@ def main() -> None:
     parser.add_argument(
         "--note", default="", help="a line added under the table (machine load, ...)"
     )
+    parser.add_argument(
+        "--translated",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="also measure an OpenAI client on a Claude route, streaming (bench/translation.py)",
+    )
     args = parser.parse_args()
     if shutil.which("wrk") is None:
         raise SystemExit("wrk not found: apt-get install -y wrk")
     servers = [s.strip() for s in args.servers.split(",") if s.strip()]
+    from bench import translation
 
     data_dir = Path(tempfile.mkdtemp(prefix="llmproxy-bench-"))
     upstream_port = free_port()
@@ -259,6 +265,8 @@ def main() -> None:
     load_at_start = load_average()
     processes = Servers(env, data_dir)
     rows: list[tuple[str, bool, int, Cell, Cell]] = []
+    translated: list[translation.TranslationRow] = []
+    claude_log: dict[str, int] = {}
     commands: dict[str, str] = {}
     peak: dict[str, float] = {}
     try:
@@ -267,6 +275,8 @@ def main() -> None:
         )
         manage(env, "migrate", "--no-input", "-v", "0")
         manage(env, "sync_providers")
+        if args.translated:
+            manage(env, "apply_config", str(translation.config_file(data_dir, upstream_port)))
         key = (
             manage(env, "create_api_key", "--namespace", "bench", "--name", "bench")
             .strip()
@@ -278,7 +288,11 @@ def main() -> None:
         wait_for(f"http://127.0.0.1:{upstream_port}/v1/models")
         for name in servers:
             wait_for(f"http://127.0.0.1:{ports[name]}/healthz")
-        scripts = {s: lua_script(data_dir, key, s) for s in (False, True)}
+        bearer = {"Authorization": f"Bearer {key}"}
+        scripts = {
+            s: lua_post(data_dir, "stream" if s else "json", chat_body("gpt-4o-mini", s), bearer)
+            for s in (False, True)
+        }
         direct_url = f"http://127.0.0.1:{upstream_port}/v1/chat/completions"
         for name in servers:  # warm up: first requests load the config snapshot, open connections
             run_wrk(
@@ -307,15 +321,30 @@ def main() -> None:
                         f"p50 {through.p50_ms:6.2f} p99 {through.p99_ms:6.2f} ms  errors {through.errors}",
                         flush=True,
                     )
+        if args.translated:
+            translated = translation.measure(
+                directory=data_dir,
+                key=key,
+                upstream_port=upstream_port,
+                ports=ports,
+                duration=args.duration,
+                commands=commands,
+            )
+            proxied += sum(r.same_format.requests + r.translated.requests for r in translated)
         for name in servers:
             peak[name] = peak_rss_mb(processes.procs[name].pid)
         time.sleep(2)  # the log writers flush every LOG_FLUSH_SECONDS
         stored = stored_records(data_dir / "llmproxy.sqlite3") - before
+        if translated:
+            claude_log = translation.claude_route_records(data_dir / "llmproxy.sqlite3")
+            print(f"Claude route in the request log: {claude_log}")
     finally:
         processes.stop_all()
     finished_at = datetime.now(UTC)
     report = render(
         rows=rows,
+        translated=translated,
+        claude_log=claude_log,
         servers=servers,
         commands={**commands, **processes.commands},
         peak=peak,
@@ -326,9 +355,32 @@ def main() -> None:
         finished_at=finished_at,
         load=(load_at_start, load_average()),
     )
-    Path(args.out).write_text(report)
-    print(f"\nwrote {args.out}")
-    shutil.rmtree(data_dir, ignore_errors=True)
+    from bench.report import prepend_section
+
+    prepend_section(Path(args.out), report)
+    print(f"\nadded a section to the top of {args.out}")
+    if server_log_problems(data_dir, servers):
+        print(f"server logs kept in {data_dir}")
+    else:
+        shutil.rmtree(data_dir, ignore_errors=True)
+
+
+def server_log_problems(log_dir: Path, names: list[str]) -> bool:
+    """Print the warnings, errors and tracebacks each process logged; True if any."""
+    found = False
+    for name in names:
+        path = log_dir / f"{name}.log"
+        lines = path.read_text(errors="replace").splitlines() if path.exists() else []
+        bad = [
+            line
+            for line in lines
+            if "Traceback" in line or re.search(r"\b(WARNING|ERROR|CRITICAL)\b", line)
+        ]
+        print(f"{name} log: {len(lines)} lines, {len(bad)} warnings/errors/tracebacks")
+        for line in bad[:5]:
+            print(f"    {line}")
+        found = found or bool(bad)
+    return found
 
 
 def render(**kw: object) -> str:

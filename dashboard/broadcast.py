@@ -55,9 +55,12 @@ def annotation_label(value: Any) -> Any:
     if value is None or isinstance(value, str | int | float | bool):
         return value
     if isinstance(value, dict):
-        for key in ("label", "name", "category", "kind", "action"):
+        for key in ("label", "name", "category", "kind", "detector", "action"):
             if isinstance(value.get(key), str):
                 return value[key]
+        if value.get("id") is not None:  # a pattern: "#12 v2"
+            version = value.get("version")
+            return f"#{value['id']}" + (f" v{version}" if version else "")
         return None
     if isinstance(value, list):
         return [
@@ -96,12 +99,40 @@ def request_completed_payload(entry: LogEntry) -> dict[str, Any]:
 
 
 def observe_request(entry: LogEntry) -> None:
-    """Request observer (see `proxy.runtime.REQUEST_OBSERVERS`): one `request.completed`."""
-    get_hub().publish(
+    """Request observer (see `proxy.runtime.REQUEST_OBSERVERS`): one `request.completed`,
+    and one `security.event` when the request's policies detected something."""
+    hub = get_hub()
+    now = time.time()
+    hub.publish(
         {
             "type": "request.completed",
-            "ts": time.time(),
+            "ts": now,
             "namespace_id": entry.namespace_id,
             "data": request_completed_payload(entry),
         }
     )
+    detections = entry.annotations.get("security")
+    if isinstance(detections, list) and detections:
+        hub.publish(
+            {
+                "type": "security.event",
+                "ts": now,
+                "namespace_id": entry.namespace_id,
+                "data": security_event_payload(entry, detections),
+            }
+        )
+
+
+def security_event_payload(entry: LogEntry, detections: list[Any]) -> dict[str, Any]:
+    """What the Security page shows live: who, which detectors, what was done (no text)."""
+    fields = ("detector", "label", "action", "score", "policy", "mode", "direction")
+    return {
+        "request_id": entry.id,
+        "model": entry.requested_model,
+        "status": entry.status_code,
+        "detections": [
+            {name: d.get(name) for name in fields if name in d}
+            for d in detections[:20]
+            if isinstance(d, dict)
+        ],
+    }

@@ -17,8 +17,16 @@ from django.urls import NoReverseMatch, reverse
 from django.utils.module_loading import import_string
 
 SECTIONS: dict[str, tuple[str, ...]] = {
-    "patterns": (),
-    "security": (),
+    "patterns": (
+        "intelligence.dashboard_sections.top_patterns",
+        "intelligence.dashboard_sections.categories",
+    ),
+    "security": (
+        "security.dashboard_sections.recent_events",
+        "security.dashboard_sections.policy_hit_rates",
+        "security.dashboard_sections.open_anomalies",
+        "security.dashboard_sections.audit_log",
+    ),
     "enhancements": (),
 }
 

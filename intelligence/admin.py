@@ -21,6 +21,7 @@ from intelligence.models import (
     SemanticCacheSetting,
     Template,
 )
+from security.services.audit_hooks import AuditedAdmin
 
 
 def _rate(value: float | None) -> str:
@@ -61,7 +62,7 @@ class PatternStatInline(admin.TabularInline):
 
 
 @admin.register(Pattern)
-class PatternAdmin(admin.ModelAdmin):
+class PatternAdmin(AuditedAdmin):
     list_display = (
         "id",
         "name",
@@ -173,13 +174,13 @@ class FeedbackAdmin(admin.ModelAdmin):
 
 
 @admin.register(Category)
-class CategoryAdmin(admin.ModelAdmin):
+class CategoryAdmin(AuditedAdmin):
     list_display = ("name", "description")
     search_fields = ("name",)
 
 
 @admin.register(LabelledExample)
-class LabelledExampleAdmin(admin.ModelAdmin):
+class LabelledExampleAdmin(AuditedAdmin):
     list_display = ("category", "text")
     list_filter = ("category",)
     search_fields = ("text",)
@@ -203,7 +204,7 @@ class ClassifierStateAdmin(admin.ModelAdmin):
 
 
 @admin.register(SemanticCacheSetting)
-class SemanticCacheSettingAdmin(admin.ModelAdmin):
+class SemanticCacheSettingAdmin(AuditedAdmin):
     list_display = ("route", "enabled", "threshold", "allow_tools", "ttl_seconds", "max_entries")
     list_editable = ("enabled", "threshold")
 

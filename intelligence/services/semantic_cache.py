@@ -69,8 +69,14 @@ class CacheKey:
 
 
 def cache_key(call: Call) -> tuple[CacheKey, CacheSettingInfo] | None:
-    """The cache key of an eligible request, else None."""
+    """The cache key of an eligible request, else None.
+
+    A request under an output policy (output scanning, reversible redaction) never
+    takes part: its answer holds values restored for this caller only.
+    """
     if call.endpoint != "chat" or call.route is None or call.snapshot is None:
+        return None
+    if call.output_filters:
         return None
     setting = call.snapshot.extra.get("semantic_cache", {}).get(call.route.id)
     if setting is None or call.namespace_id is None:

@@ -72,8 +72,6 @@ async def forward(call: Call, runtime: Runtime) -> HttpResponse | StreamingHttpR
     summary = adapter.summarize_response(body)
     call.usage = summary.usage
     call.finish_reason = summary.finish_reason
-    if call.output_filters:
-        raw = filter_body(adapter.API_FORMAT, body, call.output_filters)
     call.response_body = body
     if translated(call, adapter):
         body = call.response_body = caller_body(call, adapter, body)
@@ -130,9 +128,6 @@ async def relay(
     kept_bytes = 0
     limit = settings.LOG_MAX_BODY_BYTES
     finished = False
-    text = (
-        stream_text_filter(adapter.API_FORMAT, call.output_filters) if call.output_filters else None
-    )
     relay_started = time.perf_counter()
     try:
         async for chunk in upstream.aiter_raw():

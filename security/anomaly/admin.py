@@ -23,6 +23,7 @@ from security.anomaly.responses import (
     anomaly_resolve,
     countermeasure_lift,
 )
+from security.services.audit_hooks import AuditedAdmin
 
 
 def _actor(request: HttpRequest) -> str:
@@ -41,7 +42,7 @@ class CountermeasureInline(admin.TabularInline):
 
 
 @admin.register(Anomaly)
-class AnomalyAdmin(admin.ModelAdmin):
+class AnomalyAdmin(AuditedAdmin):
     list_display = ("last_seen", "severity", "kind", "subject", "state", "occurrences", "summary")
     list_filter = ("state", "severity", "kind", "namespace")
     search_fields = ("subject", "summary")
@@ -64,7 +65,7 @@ class AnomalyAdmin(admin.ModelAdmin):
 
 
 @admin.register(ResponseRule)
-class ResponseRuleAdmin(admin.ModelAdmin):
+class ResponseRuleAdmin(AuditedAdmin):
     list_display = (
         "name",
         "kind",
@@ -79,7 +80,7 @@ class ResponseRuleAdmin(admin.ModelAdmin):
 
 
 @admin.register(Countermeasure)
-class CountermeasureAdmin(admin.ModelAdmin):
+class CountermeasureAdmin(AuditedAdmin):
     list_display = (
         "created_at",
         "action",

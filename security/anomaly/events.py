@@ -20,17 +20,17 @@ from django.conf import settings
 
 log = logging.getLogger(__name__)
 
-ANOMALY_EVENT = "security.anomaly"
+ANOMALY_EVENT = "anomaly.detected"
 
 
-def publish(event_name: str, payload: dict[str, Any]) -> None:
+def publish(event_name: str, payload: dict[str, Any], namespace_id: int | None = None) -> None:
     try:
         from dashboard.broadcast import publish as broadcast  # type: ignore[import-not-found]
     except ImportError:
         log.info("event %s: %s", event_name, payload.get("summary", payload))
         return
     try:
-        broadcast(event_name, payload)
+        broadcast(event_name, payload, namespace_id=namespace_id)
     except Exception:  # an alert that cannot be shown live must not break the response
         log.warning("could not publish %s", event_name, exc_info=True)
 

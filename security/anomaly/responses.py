@@ -115,7 +115,7 @@ def _payload(anomaly: Anomaly) -> dict[str, Any]:
 
 
 def _alert(anomaly: Anomaly, rule: ResponseRule) -> None:
-    publish(ANOMALY_EVENT, _payload(anomaly))
+    publish(ANOMALY_EVENT, _payload(anomaly), namespace_id=anomaly.namespace_id)
     details: dict[str, Any] = {"anomaly": anomaly.pk, "rule": rule.pk, "summary": anomaly.summary}
     if rule.webhook_url:
         from django_q.tasks import async_task

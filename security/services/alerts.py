@@ -1,5 +1,5 @@
-"""Alerts: a live event on the channel layer (group `security`) and an optional
-webhook per policy. Both are sent off the request path, carry no sensitive text,
+"""Alerts: a live `alert` event on the dashboard (`dashboard.broadcast`) and an
+optional webhook per policy (refused when it resolves to a private address). Both are sent off the request path, carry no sensitive text,
 and never fail the request.
 """
 
@@ -18,8 +18,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-ALERT_GROUP = "security"
-
 
 def send_alerts(call: Call, outcome: Outcome, direction: str) -> None:
     hits = [h for h in outcome.hits if h.rule.action == "alert"]
@@ -31,7 +29,7 @@ def send_alerts(call: Call, outcome: Outcome, direction: str) -> None:
         return
     for hit in hits:
         payload = {
-            "type": "security.alert",
+            "kind": "security",
             "request_id": call.request_id,
             "namespace_id": call.namespace_id,
             "api_key_id": call.key.id if call.key else None,
@@ -44,18 +42,22 @@ def send_alerts(call: Call, outcome: Outcome, direction: str) -> None:
 
 
 async def _deliver(payload: dict[str, Any], webhook_url: str) -> None:
-    from channels.layers import get_channel_layer
+    from dashboard.broadcast import publish
+    from security.anomaly.events import UnsafeWebhook, check_webhook_url
 
     try:
-        layer = get_channel_layer()
-        if layer is not None:
-            await layer.group_send(ALERT_GROUP, payload)
+        publish("alert", payload, namespace_id=payload.get("namespace_id"))
     except Exception:
         log.warning("security alert: live event not sent", exc_info=True)
     if not webhook_url:
         return
     from proxy.runtime import get_runtime
 
+    try:
+        await asyncio.to_thread(check_webhook_url, webhook_url)
+    except (UnsafeWebhook, OSError) as error:
+        log.warning("security alert: webhook refused: %s", error)
+        return
     try:
         response = await get_runtime().upstream.send(
             provider="security-webhook",

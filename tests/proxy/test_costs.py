@@ -89,6 +89,27 @@ def test_a_streamed_request_costs_exactly_what_genai_prices_says_and_the_same_un
     assert round(streamed.cost_usd, 2) == round(expected, 2)
 
 
+@pytest.mark.parametrize("cache", list(CACHE_CASES))
+@pytest.mark.parametrize("kind", list(ADAPTERS))
+def test_a_translated_request_costs_the_same_streamed_or_not_and_what_genai_prices_says(
+    gateway: Gateway, kind: str, cache: str
+) -> None:
+    """The client speaks the other API: an OpenAI client on an Anthropic upstream and back."""
+    model = "claude-sonnet-4-5"
+    provider_of_kind(gateway, kind)
+    gateway.fake.by_model[model] = Behaviour(**CACHE_CASES[cache])
+    other = next(f for f in ASK if f != get_adapter(kind).API_FORMAT)
+    ASK[other](gateway, model, False)
+    ASK[other](gateway, model, True)
+    streamed, unstreamed = gateway.logs(2)
+    assert streamed.api_format == unstreamed.api_format == other
+    assert streamed.prompt_tokens == unstreamed.prompt_tokens > 1500
+    assert streamed.cache_write_tokens == unstreamed.cache_write_tokens
+    expected = genai_prices_figure(unstreamed, model)
+    assert expected > Decimal("0.01")
+    assert unstreamed.cost_usd == streamed.cost_usd == expected.quantize(Decimal("1e-8"))
+
+
 def test_cached_tokens_cost_less_than_fresh_ones(gateway: Gateway) -> None:
     ask_openai(gateway, "claude-sonnet-4-5", False)
     gateway.fake.by_model["claude-sonnet-4-5"] = Behaviour(cached_tokens=3000)

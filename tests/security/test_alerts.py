@@ -29,7 +29,10 @@ def webhook():
     server.shutdown()
 
 
-def test_an_alert_posts_to_the_webhook_and_lets_the_request_through(gateway, policy, webhook):
+def test_an_alert_posts_to_the_webhook_and_lets_the_request_through(
+    gateway, policy, webhook, settings
+):
+    settings.ANOMALY_WEBHOOK_ALLOW_PRIVATE = True  # the test's webhook listens on loopback
     url, received = webhook
     policy("alerting", webhook_url=url, rules=[{"detector": "secrets", "action": "alert"}])
     key = "AKIAIOSFODNN7EXAMPLE"
@@ -41,7 +44,7 @@ def test_an_alert_posts_to_the_webhook_and_lets_the_request_through(gateway, pol
     while not received and time.monotonic() < deadline:
         time.sleep(0.02)
     (event,) = received
-    assert event["type"] == "security.alert" and event["policy"] == "alerting"
+    assert event["kind"] == "security" and event["policy"] == "alerting"
     assert (event["label"], event["action_taken"], event["start"], event["end"]) == (
         "aws_access_key",
         "alert",
@@ -49,3 +52,32 @@ def test_an_alert_posts_to_the_webhook_and_lets_the_request_through(gateway, pol
         24,
     )
     assert key not in json.dumps(event)
+
+
+def test_an_alert_webhook_on_a_private_address_is_refused(gateway, policy, webhook):
+    url, received = webhook
+    policy("alerting", webhook_url=url, rules=[{"detector": "secrets", "action": "alert"}])
+    gateway.openai().chat.completions.create(
+        model="gpt-4o-mini", messages=[{"role": "user", "content": "use AKIAIOSFODNN7EXAMPLE"}]
+    )
+    time.sleep(0.5)
+    assert received == []
+
+
+def test_an_alert_reaches_the_live_dashboard(gateway, policy, monkeypatch):
+    from dashboard import broadcast
+
+    published = []
+    monkeypatch.setattr(
+        broadcast, "publish", lambda name, data, namespace_id=None: published.append((name, data))
+    )
+    policy("alerting", rules=[{"detector": "secrets", "action": "alert"}])
+    gateway.openai().chat.completions.create(
+        model="gpt-4o-mini", messages=[{"role": "user", "content": "use AKIAIOSFODNN7EXAMPLE"}]
+    )
+    deadline = time.monotonic() + 5
+    while not published and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert published and published[0][0] == "alert"
+    assert published[0][1]["label"] == "aws_access_key"
+    assert "AKIAIOSFODNN7EXAMPLE" not in str(published)

@@ -192,3 +192,20 @@ def test_a_long_prompt_is_screened_off_the_event_loop_with_the_same_result(
     with pytest.raises(openai.BadRequestError):
         ask(gateway.openai(), long_text + ATTACK)
     assert ask(gateway.openai(), long_text).choices[0].message.content.startswith("echo: Please")
+
+
+def test_reversibly_redacted_answers_never_reach_another_caller_through_the_caches(gateway, policy):
+    from proxy.models import Route, RouteTarget
+
+    route = Route.objects.create(alias="cached", cache_enabled=True, cache_ttl_seconds=60)
+    RouteTarget.objects.create(route=route, provider=gateway.provider, model="m")
+    policy("pseudo", reversible=True, rules=[{"detector": "pii", "action": "redact"}])
+    first = gateway.openai().chat.completions.create(
+        model="cached", messages=[{"role": "user", "content": "Mail alice@example.com now"}]
+    )
+    second = gateway.openai().chat.completions.create(
+        model="cached", messages=[{"role": "user", "content": "Mail bob@example.com now"}]
+    )
+    assert first.choices[0].message.content == "echo: Mail alice@example.com now"
+    assert second.choices[0].message.content == "echo: Mail bob@example.com now"
+    assert len(gateway.fake.requests) == 2  # both went upstream: nothing was cached

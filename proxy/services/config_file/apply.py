@@ -141,6 +141,15 @@ def config_apply(
             route_upsert(route, summary)
         if dry_run:
             transaction.set_rollback(True)
+        elif summary.changes:
+            from security.services.audit import audit_record
+
+            audit_record(
+                actor="config:apply_config",
+                action="config.apply",
+                object_repr=str(loaded.source)[:200],
+                data={"changes": summary.changes},  # names and fields, never secrets
+            )
     return summary
 
 

@@ -73,7 +73,14 @@ def cache_control(header: str) -> tuple[set[str], int | None]:
 
 
 def plan_for(call: Call) -> CachePlan | None:
-    """The cache plan of a resolved request, or None when the cache stays out of it."""
+    """The cache plan of a resolved request, or None when the cache stays out of it.
+
+    A request under an output policy (output scanning, reversible redaction) never
+    takes part: its answer holds values restored for this caller only, and its body
+    holds placeholders that another caller's body can share.
+    """
+    if call.output_filters:
+        return None
     switch = call.headers.get("x-llmproxy-cache", "").strip().lower()
     directives, max_age = cache_control(call.headers.get("cache-control", ""))
     if switch == "off" or "no-store" in directives:

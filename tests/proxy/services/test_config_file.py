@@ -385,3 +385,25 @@ def test_a_new_provider_needs_a_base_url_but_an_update_does_not(tmp_path: Path) 
     apply(write(tmp_path, "providers:\n  - name: local\n    enabled: false\n"))
     local = Provider.objects.get(name="local")
     assert not local.enabled and local.base_url == "http://127.0.0.1:11434/v1"
+
+
+def test_an_applied_file_is_audited_without_its_secrets(tmp_path: Path) -> None:
+    from security.models import AuditEntry
+
+    path = tmp_path / "llmproxy.yaml"
+    path.write_text(
+        "providers:\n"
+        "  - name: up\n"
+        "    kind: openai\n"
+        "    base_url: https://api.example.com/v1\n"
+        "    api_key: sk-very-secret-value-1234\n"
+        "namespaces:\n"
+        "  - name: audited-team\n"
+    )
+    call_command("apply_config", str(path), stdout=io.StringIO())
+    entry = AuditEntry.objects.get(action="config.apply")
+    assert entry.actor == "config:apply_config"
+    assert any("audited-team" in change for change in entry.data["changes"])
+    assert "sk-very-secret" not in str(entry.data)
+    call_command("apply_config", str(path), stdout=io.StringIO())  # unchanged: nothing to audit
+    assert AuditEntry.objects.filter(action="config.apply").count() == 1

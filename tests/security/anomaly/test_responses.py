@@ -157,12 +157,15 @@ def test_an_acknowledged_anomaly_reopens_when_it_gets_worse_and_resolves_when_qu
 def test_an_alert_is_published_as_a_live_event(monkeypatch: pytest.MonkeyPatch) -> None:
     events: list[tuple[str, dict[str, Any]]] = []
     module = types.ModuleType("dashboard.broadcast")
-    module.publish = lambda name, payload: events.append((name, payload))  # type: ignore[attr-defined]
+    module.publish = lambda name, payload, namespace_id=None: events.append(  # type: ignore[attr-defined]
+        (name, {**payload, "namespace_id": namespace_id})
+    )
     monkeypatch.setitem(sys.modules, "dashboard.broadcast", module)
     _, key = make_key(name="ops-bot")
     rule("alert", "low")
     finding_handle(finding=finding(key))
-    assert events and events[0][0] == "security.anomaly"
+    assert events and events[0][0] == "anomaly.detected"
+    assert events[0][1]["namespace_id"] == key.namespace_id  # namespace viewers see it too
     assert events[0][1]["summary"].startswith("key team-a/ops-bot: 14×")
 
 
