@@ -12,7 +12,7 @@ from typing import Any
 
 from django.http import HttpRequest
 from django.utils import timezone
-from ninja import Router, Status
+from ninja import Query, Router, Status
 from ninja.errors import HttpError
 from ninja.security import HttpBearer, SessionAuth
 
@@ -71,7 +71,9 @@ def _pattern_out(pattern: Pattern) -> dict[str, Any]:
 
 
 @router.get("/patterns", response=list[schemas.PatternOut], auth=VirtualKeyAuth())
-def list_patterns(request: HttpRequest, limit: int = 100) -> list[dict[str, Any]]:
+def list_patterns(
+    request: HttpRequest, limit: int = Query(100, ge=1, le=1000)
+) -> list[dict[str, Any]]:
     rows = Pattern.objects.filter(namespace_id=_key(request).namespace_id).select_related(
         "category"
     )[: min(limit, 1000)]

@@ -35,6 +35,8 @@ from django.http import HttpRequest, HttpResponseBase
 from django.middleware.security import SecurityMiddleware
 from django.urls import set_script_prefix
 
+from llmproxy.middleware import in_api_format
+
 
 def _unused_get_response(request: HttpRequest) -> HttpResponseBase:  # pragma: no cover
     raise AssertionError("SecurityMiddleware's hooks are called directly")
@@ -59,6 +61,7 @@ class ProxyASGIHandler(ASGIHandler):
         response: Any = self._security.process_request(request)
         if response is None:
             response = await self._middleware_chain(request)  # type: ignore[misc]
+            response = in_api_format(request, response)  # ninja's plain-text 405, as JSON
         response = self._security.process_response(request, response)
         response._handler_class = self.__class__
         return response

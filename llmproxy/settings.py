@@ -69,6 +69,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "llmproxy.middleware.ApiErrorFormatMiddleware",  # a 405 on /v1 or /api answers in JSON
 ]
 
 ROOT_URLCONF = "llmproxy.urls"
@@ -199,6 +200,26 @@ ANALYTICS_MINUTE_RETENTION_HOURS = env.int("ANALYTICS_MINUTE_RETENTION_HOURS", d
 # Bearer token for GET /metrics (Prometheus). Empty: /metrics answers 404.
 METRICS_TOKEN = env.str("METRICS_TOKEN", default="")
 
+# --- HTTPS and secure headers (docs/hardening.md) ------------------------------------------
+# HTTPS_ONLY=true is the production profile behind a TLS-terminating reverse proxy:
+# redirect to HTTPS, HSTS for a year, cookies only over HTTPS, trust X-Forwarded-Proto.
+# Each setting can still be set on its own. `manage.py check --deploy` passes with it.
+HTTPS_ONLY = env.bool("HTTPS_ONLY", default=False)
+SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=HTTPS_ONLY)
+SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$"]  # load balancer probes over plain HTTP
+SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=31_536_000 if HTTPS_ONLY else 0)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", default=HTTPS_ONLY)
+SECURE_HSTS_PRELOAD = env.bool("SECURE_HSTS_PRELOAD", default=HTTPS_ONLY)
+SESSION_COOKIE_SECURE = env.bool("SESSION_COOKIE_SECURE", default=HTTPS_ONLY)
+CSRF_COOKIE_SECURE = env.bool("CSRF_COOKIE_SECURE", default=HTTPS_ONLY)
+if env.bool("TRUST_X_FORWARDED_PROTO", default=HTTPS_ONLY):
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
+X_FRAME_OPTIONS = "DENY"
+SESSION_COOKIE_HTTPONLY = True
+
 # --- Proxy --------------------------------------------------------------------------
 # full: request and response bodies; metadata: their shape (counts, sizes, parameters),
 # no text; off: no bodies. The request record itself is always written.
@@ -210,6 +231,11 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = MAX_REQUEST_BYTES
 UPSTREAM_CONNECT_TIMEOUT = env.float("UPSTREAM_CONNECT_TIMEOUT", default=10.0)
 UPSTREAM_READ_TIMEOUT = env.float("UPSTREAM_READ_TIMEOUT", default=600.0)
 UPSTREAM_MAX_CONNECTIONS = env.int("UPSTREAM_MAX_CONNECTIONS", default=512)
+# SSRF guard (docs/hardening.md): provider base URLs on private, loopback or link-local
+# addresses are refused unless the provider allows them; the upstream seam re-checks each
+# host at most once per UPSTREAM_ADDRESS_CHECK_SECONDS.
+UPSTREAM_PRIVATE_NETWORK_GUARD = env.bool("UPSTREAM_PRIVATE_NETWORK_GUARD", default=True)
+UPSTREAM_ADDRESS_CHECK_SECONDS = env.float("UPSTREAM_ADDRESS_CHECK_SECONDS", default=300.0)
 # How often each server process checks for configuration changes made elsewhere.
 CONFIG_REFRESH_SECONDS = env.float("CONFIG_REFRESH_SECONDS", default=0.5)
 # Request-log batching writer.
@@ -217,6 +243,10 @@ LOG_BATCH_SIZE = env.int("LOG_BATCH_SIZE", default=200)
 LOG_FLUSH_SECONDS = env.float("LOG_FLUSH_SECONDS", default=0.5)
 LOG_SPILL_DIR = Path(env.str("LOG_SPILL_DIR", default=str(DATA_DIR / "spill")))
 LOG_MAX_BODY_BYTES = env.int("LOG_MAX_BODY_BYTES", default=256 * 1024)
+# Retention (docs/durability.md): days of request logs kept for a new namespace (each
+# namespace has its own setting; 0 keeps logs forever), and the prune batch size.
+LOG_RETENTION_DAYS = env.int("LOG_RETENTION_DAYS", default=30)
+LOG_PRUNE_BATCH = env.int("LOG_PRUNE_BATCH", default=5000)
 # Exact-match response cache (docs/cache.md): opted into per route or per request.
 RESPONSE_CACHE_ALIAS = env.str("RESPONSE_CACHE_ALIAS", default="default")
 RESPONSE_CACHE_DEFAULT_TTL_SECONDS = env.int("RESPONSE_CACHE_DEFAULT_TTL_SECONDS", default=3600)

@@ -5,12 +5,15 @@ The admin edits configuration and calls services; it holds no logic.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 from django import forms
+from django.conf import settings
 from django.contrib import admin, messages
-from django.db.models import QuerySet
+from django.core.paginator import Paginator
+from django.db.models import Q, QuerySet
 from django.http import HttpRequest
+from django.utils.functional import cached_property
 from django.utils.html import format_html
 
 from proxy.models import (
@@ -47,12 +50,78 @@ class PriceUnknownFilter(admin.SimpleListFilter):
         return queryset
 
 
+class FixedChoicesFilter(admin.SimpleListFilter):
+    """A filter over known values, without a `SELECT DISTINCT` over the log."""
+
+    fixed_choices: tuple[tuple[str, str], ...] = ()
+
+    def lookups(self, request: HttpRequest, model_admin: Any) -> tuple[tuple[str, str], ...]:
+        return self.fixed_choices
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet[Any]) -> QuerySet[Any]:
+        value = self.value()
+        return queryset.filter(**{str(self.parameter_name): value}) if value else queryset
+
+
+class StatusFilter(FixedChoicesFilter):
+    title = "status"
+    parameter_name = "status_code"
+    fixed_choices = tuple(
+        (str(code), str(code))
+        for code in (200, 400, 401, 403, 404, 413, 429, 499, 500, 502, 503, 504)
+    )
+
+
+class ApiFormatFilter(FixedChoicesFilter):
+    title = "caller API"
+    parameter_name = "api_format"
+    fixed_choices = (("openai", "OpenAI"), ("anthropic", "Anthropic"))
+
+
+class EndpointFilter(FixedChoicesFilter):
+    title = "endpoint"
+    parameter_name = "endpoint"
+    fixed_choices = (
+        ("chat", "chat"),
+        ("messages", "messages"),
+        ("embeddings", "embeddings"),
+        ("count_tokens", "count_tokens"),
+    )
+
+
+class CappedCountPaginator(Paginator):
+    """Counts at most `CAP` rows: an exact COUNT(*) over millions of log rows takes seconds."""
+
+    CAP = 10_000
+
+    @cached_property
+    def count(self) -> int:
+        return int(cast(QuerySet[Any], self.object_list)[: self.CAP].count())
+
+
+class NamespaceForm(forms.ModelForm):
+    class Meta:
+        model = Namespace
+        fields = ("name", "description", "log_retention_days", *LIMIT_FIELDS)
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        if "log_retention_days" in self.fields:
+            self.fields["log_retention_days"].required = False
+
+    def clean_log_retention_days(self) -> int:
+        """Left empty: the deployment's default (`LOG_RETENTION_DAYS`)."""
+        value = self.cleaned_data.get("log_retention_days")
+        return int(settings.LOG_RETENTION_DAYS if value is None else value)
+
+
 @admin.register(Namespace)
 class NamespaceAdmin(AuditedAdmin):
+    form = NamespaceForm
     list_display = ("name", "description", "requests_per_minute", "tokens_per_minute", "spend")
     search_fields = ("name",)
     fieldsets = (
-        (None, {"fields": ("name", "description")}),
+        (None, {"fields": ("name", "description", "log_retention_days")}),
         ("Rate limits and budget", {"fields": LIMIT_FIELDS, "description": LIMITS_HELP}),
     )
 
@@ -138,6 +207,7 @@ class ProviderForm(forms.ModelForm):
             "name",
             "kind",
             "base_url",
+            "allow_private_network",
             "api_key",
             "is_default",
             "enabled",
@@ -234,20 +304,37 @@ class RequestLogAdmin(admin.ModelAdmin):
         "completion_tokens",
         "cost_usd",
     )
+    # Filters with fixed choices: a "distinct values" filter or a date hierarchy would scan
+    # the whole table on every page view (seconds at ten million rows).
     list_filter = (
         PriceUnknownFilter,
-        "status_code",
+        StatusFilter,
         "stream",
-        "api_format",
-        "endpoint",
+        ApiFormatFilter,
+        EndpointFilter,
         "namespace",
         "created_at",
     )
-    search_fields = ("id", "requested_model", "resolved_model", "session_id", "error_message")
-    date_hierarchy = "created_at"
+    search_fields = ("id", "session_id", "requested_model", "resolved_model")
+    search_help_text = "An exact request id or session id, or part of a model name."
     inlines = (RequestBodyInline,)
     list_select_related = ("namespace",)
     show_full_result_count = False
+    paginator = CappedCountPaginator
+
+    def get_search_results(
+        self, request: HttpRequest, queryset: QuerySet[Any], search_term: str
+    ) -> tuple[QuerySet[Any], bool]:
+        term = search_term.strip()
+        if not term:
+            return queryset, False
+        matches = (
+            Q(id=term)
+            | Q(session_id=term)
+            | Q(requested_model__icontains=term)
+            | Q(resolved_model__icontains=term)
+        )
+        return queryset.filter(matches), False
 
     def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
         return [field.name for field in RequestLog._meta.fields]

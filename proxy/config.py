@@ -101,6 +101,7 @@ class ProviderInfo:
     timeout_seconds: float | None
     extra_headers: dict[str, str]
     models: tuple[str, ...]
+    allow_private_network: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -171,6 +172,7 @@ def provider_info_from_row(provider: Any) -> ProviderInfo:
         timeout_seconds=provider.timeout_seconds,
         extra_headers=dict(provider.extra_headers or {}),
         models=tuple(provider.model_names or ()),
+        allow_private_network=provider.allow_private_network,
     )
 
 

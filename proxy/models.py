@@ -34,11 +34,21 @@ class Limits(models.Model):
         abstract = True
 
 
+def _default_retention_days() -> int:
+    from django.conf import settings
+
+    return int(settings.LOG_RETENTION_DAYS)
+
+
 class Namespace(Limits):
     """A team, app or customer. Owns keys, routes, rate limits and a budget."""
 
     name = models.SlugField(max_length=64, unique=True)
     description = models.TextField(blank=True)
+    log_retention_days = models.PositiveIntegerField(
+        default=_default_retention_days,
+        help_text="Request logs older than this are deleted by the retention job; 0 keeps them.",
+    )
     created_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
@@ -122,6 +132,13 @@ class Provider(models.Model):
         default=list, blank=True, help_text="Model names listed by GET /v1/models."
     )
     from_environment = models.BooleanField(default=False, editable=False)
+    allow_private_network = models.BooleanField(
+        default=False,
+        help_text=(
+            "Allow a base URL on a private, loopback or link-local address (a local model"
+            " server). Off: such URLs are refused (SSRF guard)."
+        ),
+    )
     api_key_env = models.CharField(
         max_length=128,
         blank=True,
@@ -135,6 +152,26 @@ class Provider(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+    def clean(self) -> None:
+        """The SSRF guard: every address the base URL's host resolves to must be public."""
+        from django.conf import settings
+        from django.core.exceptions import ValidationError
+
+        from proxy.address_guard import PrivateAddressError, check_url
+
+        if self.allow_private_network or not settings.UPSTREAM_PRIVATE_NETWORK_GUARD:
+            return
+        if not self.base_url:
+            return
+        try:
+            check_url(self.base_url)
+        except PrivateAddressError as exc:
+            raise ValidationError(
+                {
+                    "base_url": f"{exc} Tick “allow private network” if this is intended.",
+                }
+            ) from exc
 
     def set_api_key(self, secret: str) -> None:
         self.api_key_encrypted = encrypt(secret) if secret else ""
@@ -290,6 +327,7 @@ class RequestLog(models.Model):
             models.Index(fields=["namespace", "-created_at"], name="log_ns_created"),
             models.Index(fields=["api_key", "-created_at"], name="log_key_created"),
             models.Index(fields=["status_code", "-created_at"], name="log_status_created"),
+            models.Index(fields=["requested_model", "-created_at"], name="log_model_created"),
         ]
 
     def __str__(self) -> str:

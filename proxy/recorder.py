@@ -396,7 +396,8 @@ def replay_spill_files() -> int:
     if not directory.exists():
         return 0
     stored = 0
-    for path in sorted(directory.glob("spill-*.jsonl")):
+    orphans = [p for p in directory.glob("spill-*.replaying-*") if _replayer_is_gone(p)]
+    for path in sorted(directory.glob("spill-*.jsonl")) + orphans:
         # Claim the file first so two processes never replay the same one.
         claimed = path.with_suffix(f".replaying-{os.getpid()}")
         try:
@@ -416,3 +417,20 @@ def replay_spill_files() -> int:
         stored += len(rows)
         log.info("replayed %d spilled request records from %s", len(rows), path.name)
     return stored
+
+
+def _replayer_is_gone(path: Path) -> bool:
+    """A file claimed for replay by a process that died (SIGKILL) before finishing it."""
+    try:
+        pid = int(path.suffix.rsplit("-", 1)[1])
+    except (IndexError, ValueError):
+        return False
+    if pid == os.getpid():
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        return False
+    return False

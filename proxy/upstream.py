@@ -16,6 +16,7 @@ import httpx
 from django.conf import settings
 from httpx_aiohttp import AiohttpTransport
 
+from proxy.address_guard import AddressVerdicts
 from proxy.errors import UpstreamError
 
 
@@ -42,6 +43,7 @@ class UpstreamClients:
         self._clients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, httpx.AsyncClient] = (
             weakref.WeakKeyDictionary()
         )
+        self.addresses = AddressVerdicts(settings.UPSTREAM_ADDRESS_CHECK_SECONDS)
 
     def client(self) -> httpx.AsyncClient:
         loop = asyncio.get_running_loop()
@@ -69,12 +71,27 @@ class UpstreamClients:
         headers: dict[str, str],
         content: bytes,
         timeout: float | None = None,
+        allow_private_network: bool = False,
     ) -> httpx.Response:
         """POST and return the response with its body not yet read.
 
-        Raises `UpstreamError` for transport failures and for error statuses
-        (the error body is read and kept as evidence).
+        Raises `UpstreamError` for transport failures, for error statuses (the
+        error body is read and kept as evidence), and for a URL whose host the
+        SSRF guard refuses (see `proxy.address_guard`).
         """
+        if settings.UPSTREAM_PRIVATE_NETWORK_GUARD and not allow_private_network:
+            problem = await self.addresses.problem(url)
+            if problem:
+                raise UpstreamError(
+                    provider=provider,
+                    status=502,
+                    message=(
+                        f"Upstream {provider} may not be reached: its address is not public"
+                        " and the provider does not allow private networks."
+                    ),
+                    retryable=True,
+                    raw_body=problem.encode(),
+                )
         client = self.client()
         request = client.build_request(
             "POST",

@@ -32,6 +32,18 @@ def fast_log_flush() -> None:
     settings.LOG_FLUSH_SECONDS = 0.02
 
 
+@pytest.fixture(scope="session", autouse=True)
+def private_upstreams_allowed() -> None:
+    """The fake upstream lives on loopback: the SSRF guard is off in tests (here and in
+    server subprocesses, which inherit the environment); its own tests turn it on."""
+    import os
+
+    from django.conf import settings
+
+    settings.UPSTREAM_PRIVATE_NETWORK_GUARD = False
+    os.environ["UPSTREAM_PRIVATE_NETWORK_GUARD"] = "false"
+
+
 @pytest.fixture(scope="session")
 def proxy_url(django_db_setup: Any, django_db_blocker: Any) -> Iterator[str]:
     """The proxy's ASGI app served by uvicorn in a thread (the same app daphne serves)."""

@@ -20,7 +20,9 @@ import asyncio
 import json
 import socket
 import threading
+import time
 from collections import deque
+from collections.abc import Awaitable
 from dataclasses import dataclass, field
 from functools import partial
 from typing import Any
@@ -78,6 +80,8 @@ class FakeUpstream:
     by_model: dict[str, Behaviour] = field(default_factory=dict)
     default: Behaviour = field(default_factory=Behaviour)
     record_requests: bool = True
+    # When (time.monotonic()) a stream could not be written because the client had gone.
+    streams_closed_by_client: list[float] = field(default_factory=list)
 
     # --- control ------------------------------------------------------------------
     @property
@@ -94,6 +98,7 @@ class FakeUpstream:
         self.requests.clear()
         self.queued.clear()
         self.by_model.clear()
+        self.streams_closed_by_client.clear()
         self.default = Behaviour()
 
     def then(self, **kwargs: Any) -> FakeUpstream:
@@ -147,6 +152,14 @@ class FakeUpstream:
                 {"path": request.path, "headers": dict(request.headers), "json": body}
             )
         return body
+
+    async def watch_stream(self, sending: Awaitable[web.StreamResponse]) -> web.StreamResponse:
+        """Send a stream, noting when the client closed the connection before its end."""
+        try:
+            return await sending
+        except (ConnectionResetError, asyncio.CancelledError):
+            self.streams_closed_by_client.append(time.monotonic())
+            raise
 
     async def begin(self, body: dict[str, Any]) -> Behaviour:
         """The behaviour for this request, after its scripted delay."""

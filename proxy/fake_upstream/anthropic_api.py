@@ -75,7 +75,7 @@ async def messages(fake: FakeUpstream, request: web.Request) -> web.StreamRespon
         "usage": usage,
     }
     if body.get("stream"):
-        return await stream(request, message, behaviour, text)
+        return await fake.watch_stream(stream(request, message, behaviour, text))
     return web.json_response(message)
 
 

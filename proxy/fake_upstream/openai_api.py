@@ -64,7 +64,9 @@ async def chat(fake: FakeUpstream, request: web.Request) -> web.StreamResponse:
     finish = "tool_calls" if tool_call else behaviour.finish_reason
     created = int(time.time())
     if body.get("stream"):
-        return await stream(request, body, behaviour, text, tool_call, usage, finish, created)
+        return await fake.watch_stream(
+            stream(request, body, behaviour, text, tool_call, usage, finish, created)
+        )
     message: dict[str, Any] = {"role": "assistant", "content": None if tool_call else text}
     if tool_call:
         message["tool_calls"] = [tool_call]

@@ -56,6 +56,23 @@ def event_json(event: bytes) -> Any:
         return None
 
 
+def is_malformed(event: bytes) -> bool:
+    """Whether the event carries data that is neither `[DONE]` nor JSON.
+
+    Every stream event of both APIs is JSON; one that is not would break the
+    client's SDK in the middle of its stream, so the relay drops it and notes
+    it on the request's log record.
+    """
+    data = event_data(event)
+    if not data or data == b"[DONE]":
+        return False
+    try:
+        json.loads(data)
+    except ValueError:
+        return True
+    return False
+
+
 def encode_event(payload: Any, name: str | None = None) -> bytes:
     head = f"event: {name}\n" if name else ""
     return (head + "data: " + json.dumps(payload, separators=(",", ":")) + "\n\n").encode()

@@ -61,6 +61,7 @@ async def attempt(
             headers=request.headers,
             content=_dumps(request.body),
             timeout=target.timeout_seconds or target.provider.timeout_seconds,
+            allow_private_network=target.provider.allow_private_network,
         )
     except UpstreamError as error:
         elapsed = time.perf_counter() - started

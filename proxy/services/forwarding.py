@@ -25,7 +25,7 @@ from django.http import HttpResponse, StreamingHttpResponse
 
 from proxy.call import Call
 from proxy.errors import ProxyError, UpstreamError, stream_error_event
-from proxy.providers.sse import EventSplitter
+from proxy.providers.sse import EventSplitter, is_malformed
 from proxy.runtime import Runtime
 from proxy.services.accounting import account
 from proxy.services.attempts import open_upstream
@@ -94,6 +94,15 @@ def error_in_stream(call: Call, error: dict[str, Any]) -> UpstreamError:
     )
 
 
+def skip_malformed(call: Call, event: bytes) -> None:
+    """Note a stream event that is not JSON (not relayed) on the log record, and warn."""
+    skipped = call.annotations.setdefault("malformed_stream_events", [])
+    if len(skipped) < 5:
+        skipped.append(event[:200].decode("utf-8", "replace"))
+    log.warning("request %s: upstream sent a stream event that is not JSON", call.request_id)
+    call.cache_capture = None  # an answer from a misbehaving stream is not cached
+
+
 def stream_response(
     call: Call, upstream: httpx.Response, adapter: ModuleType, runtime: Runtime
 ) -> StreamingHttpResponse:
@@ -126,6 +135,9 @@ async def relay(
                 call.first_byte_at = time.perf_counter()
             out: list[bytes] = []
             for event in splitter.feed(chunk):
+                if is_malformed(event):  # dropped: it would break the client's SDK
+                    skip_malformed(call, event)
+                    continue
                 relayed = scanner.feed(event)  # usage, finish, end; False: not for the client
                 if translator is not None:
                     caller = translator.feed(event)  # the caller's format

@@ -41,7 +41,8 @@ def read_json(request: HttpRequest) -> dict[str, Any]:
     if not raw.strip():
         raise _bad("The request body is empty; a JSON object was expected.")
     try:
-        body = json.loads(raw)
+        # UTF-8 only (RFC 8259): json.loads(bytes) would also take UTF-16 and UTF-32.
+        body = json.loads(raw.decode("utf-8"))
     except UnicodeDecodeError as exc:
         raise _bad("The request body is not valid UTF-8.") from exc
     except ValueError as exc:

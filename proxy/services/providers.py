@@ -61,6 +61,7 @@ def providers_sync_from_env() -> list[Provider]:
         provider.base_url = base_url or spec.default_url
         provider.set_api_key(api_key)
         provider.from_environment = True
+        provider.allow_private_network = True  # the operator's own configuration is trusted
         provider.save()
         synced.append(provider)
     if synced and not Provider.objects.filter(is_default=True).exists():

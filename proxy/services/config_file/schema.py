@@ -49,6 +49,10 @@ class ProviderSpec(Spec):
     timeout_seconds: float | None = Field(default=None, gt=0)
     extra_headers: dict[str, str] = Field(default_factory=dict)
     model_names: list[str] = Field(default_factory=list)
+    allow_private_network: bool = Field(
+        default=False,
+        description="Allow a base URL on a private, loopback or link-local address (SSRF guard).",
+    )
 
     @field_validator("kind")
     @classmethod
