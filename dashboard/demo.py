@@ -191,5 +191,34 @@ def run_traffic(
     return traffic
 
 
+DEMO_CLAUDE = "demo-claude"
+DEMO_SUGGESTION = (
+    '{"rationale": "Answers of this pattern stop at max_tokens: allow longer answers.", '
+    '"operations": [{"op": "clamp_param", "param": "max_tokens", "min": 1024}]}'
+)
+
+
+def demo_learning(fake: FakeUpstream) -> dict[str, Any]:
+    """Learn patterns from the demo's traffic, refresh their statistics, and ask the fake
+    provider, standing in for Claude, to improve the patterns that underperform: the
+    Enhancements page then has suggestions for an admin to approve into an experiment."""
+    from django.test import override_settings
+
+    from intelligence import tasks
+    from intelligence.services.suggestions import suggest_improvements
+
+    learned = tasks.learn_patterns()
+    tasks.rollup_statistics()
+    fake.by_model[DEMO_CLAUDE] = Behaviour(reply=DEMO_SUGGESTION)
+    with override_settings(
+        SUGGESTIONS_API_KEY="demo-key-for-the-fake-provider",
+        SUGGESTIONS_BASE_URL=fake.anthropic_base_url,
+        SUGGESTIONS_MODEL=DEMO_CLAUDE,
+        SUGGESTIONS_MIN_REQUESTS=5,
+    ):
+        report = suggest_improvements()
+    return {"learned": learned.get("requests", 0), "suggestions": len(report.created)}
+
+
 def demo_summary(setup: DemoSetup) -> dict[str, Any]:
     return {"proxy": setup.base_url, "apps": sorted(setup.keys), "models": sorted(MODELS)}

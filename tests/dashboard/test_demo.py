@@ -37,3 +37,29 @@ def test_running_the_setup_twice_keeps_one_usable_key_per_app(proxy_url: str) ->
     demo_setup(proxy_url=proxy_url, fake=fake)
     demo_setup(proxy_url=proxy_url, fake=fake)
     assert ApiKey.objects.usable().filter(name="demo").count() == len(APPS)
+
+
+def test_the_demo_learns_patterns_and_gets_a_suggestion_for_a_truncated_one(
+    proxy_url: str,
+) -> None:
+    from dashboard.demo import demo_learning, demo_setup, run_traffic, start_fake_upstream
+    from intelligence.models import Pattern, Suggestion
+    from proxy.runtime import get_runtime
+
+    get_runtime().invalidate_config()
+    fake = start_fake_upstream()
+    setup = demo_setup(proxy_url=proxy_url, fake=fake)
+    run_traffic(setup, rate=40, duration=6, workers=6)
+    get_runtime().recorder.flush()
+    outcome = demo_learning(fake)
+    assert outcome["learned"] >= 20 and Pattern.objects.exists()
+    suggestions = list(Suggestion.objects.all())  # from the fake provider standing in for Claude
+    assert outcome["suggestions"] == len(suggestions) >= 1
+    assert any("truncation" in s.reason for s in suggestions)  # the demo's cut-off answers
+    for suggestion in suggestions:
+        assert suggestion.status == "pending"
+        assert suggestion.rule["operations"] == [
+            {"op": "clamp_param", "param": "max_tokens", "min": 1024}
+        ]
+        assert "jane.doe@example.com" not in suggestion.sent_prompt  # redacted before it left
+    get_runtime().invalidate_config()

@@ -131,3 +131,43 @@ def test_streaming_requests_are_enhanced_too(gateway: Gateway) -> None:
         assert response.headers["x-llmproxy-enhancements"] == f"rule:{rule.id}@v1"
         chunks = list(response.iter_lines())
     assert chunks and sent(gateway)["max_tokens"] == 64
+
+
+def test_rules_apply_to_anthropic_clients_on_either_upstream_kind(gateway: Gateway) -> None:
+    import anthropic
+
+    from proxy.runtime import get_runtime
+
+    rule = make_rule(
+        [
+            {"op": "system_append", "text": "Answer in French."},
+            {"op": "clamp_param", "param": "max_tokens", "max": 100},
+        ]
+    )
+    client = anthropic.Anthropic(base_url=gateway.url, api_key=gateway.key, max_retries=0)
+
+    def ask_claude() -> Any:
+        return client.messages.with_raw_response.create(
+            model="claude-sonnet-4-5",
+            max_tokens=4000,
+            system="Be brief.",
+            messages=[{"role": "user", "content": "hello"}],
+        )
+
+    raw = ask_claude()  # translated to the OpenAI-compatible fake
+    assert raw.headers["x-llmproxy-enhancements"] == f"rule:{rule.id}@v1"
+    body = sent(gateway)
+    assert body["messages"][0]["role"] == "system"
+    assert "Answer in French." in body["messages"][0]["content"]
+    assert body["max_tokens"] == 100
+
+    gateway.provider.kind = "anthropic"  # now the same format, passed through
+    gateway.provider.base_url = gateway.fake.anthropic_base_url
+    gateway.provider.save()
+    get_runtime().invalidate_config()
+    raw = ask_claude()
+    assert raw.headers["x-llmproxy-enhancements"] == f"rule:{rule.id}@v1"
+    body = sent(gateway)
+    system = body["system"] if isinstance(body["system"], str) else str(body["system"])
+    assert "Be brief." in system and "Answer in French." in system
+    assert body["max_tokens"] == 100

@@ -11,7 +11,7 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from analytics.services import rollup_recent
-from dashboard.demo import demo_setup, run_traffic, start_fake_upstream
+from dashboard.demo import demo_learning, demo_setup, run_traffic, start_fake_upstream
 
 
 class Command(BaseCommand):
@@ -44,7 +44,7 @@ class Command(BaseCommand):
                 rate=float(options["rate"]),  # type: ignore[arg-type]
                 duration=float(options["duration"]),  # type: ignore[arg-type]
                 workers=int(options["workers"]),  # type: ignore[call-overload]
-                every=rollup_recent,  # analytics fill at once, without waiting for the worker
+                every=lambda: (rollup_recent(), demo_learning(fake)),  # pages fill at once
                 stop=stop,
             )
         except KeyboardInterrupt:
