@@ -75,7 +75,13 @@ def demo_setup(*, proxy_url: str, fake: FakeUpstream) -> DemoSetup:
 
     provider, _ = Provider.objects.update_or_create(
         name=PROVIDER,
-        defaults={"kind": "openai", "base_url": fake.base_url, "enabled": True},
+        # the demo's fake provider listens on loopback: allowed explicitly (SSRF guard)
+        defaults={
+            "kind": "openai",
+            "base_url": fake.base_url,
+            "enabled": True,
+            "allow_private_network": True,
+        },
     )
     provider.set_api_key("sk-demo-fake-provider-key")
     provider.save()
@@ -198,9 +204,17 @@ DEMO_SUGGESTION = (
 )
 
 
-def demo_learning(fake: FakeUpstream) -> dict[str, Any]:
+def start_fake_claude() -> FakeUpstream:
+    """A second fake provider that stands in for Claude and always proposes one rule."""
+    claude = FakeUpstream()
+    claude.record_requests = False
+    claude.default = Behaviour(reply=DEMO_SUGGESTION)
+    return claude.start_in_thread()
+
+
+def demo_learning(claude: FakeUpstream) -> dict[str, Any]:
     """Learn patterns from the demo's traffic, refresh their statistics, and ask the fake
-    provider, standing in for Claude, to improve the patterns that underperform: the
+    Claude (`start_fake_claude`) to improve the patterns that underperform: the
     Enhancements page then has suggestions for an admin to approve into an experiment."""
     from django.test import override_settings
 
@@ -209,10 +223,9 @@ def demo_learning(fake: FakeUpstream) -> dict[str, Any]:
 
     learned = tasks.learn_patterns()
     tasks.rollup_statistics()
-    fake.by_model[DEMO_CLAUDE] = Behaviour(reply=DEMO_SUGGESTION)
     with override_settings(
         SUGGESTIONS_API_KEY="demo-key-for-the-fake-provider",
-        SUGGESTIONS_BASE_URL=fake.anthropic_base_url,
+        SUGGESTIONS_BASE_URL=claude.anthropic_base_url,
         SUGGESTIONS_MODEL=DEMO_CLAUDE,
         SUGGESTIONS_MIN_REQUESTS=5,
     ):

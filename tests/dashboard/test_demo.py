@@ -29,6 +29,26 @@ def test_the_demo_sends_mixed_traffic_through_the_proxy(proxy_url: str) -> None:
     get_runtime().invalidate_config()
 
 
+def test_the_demo_traffic_passes_the_ssrf_guard_on_loopback(proxy_url: str, settings: Any) -> None:
+    """`make demo` runs against a real proxy, where the private-network guard is on."""
+    import openai
+
+    from dashboard.demo import MODELS, demo_setup, start_fake_upstream
+    from proxy.runtime import get_runtime
+
+    settings.UPSTREAM_PRIVATE_NETWORK_GUARD = True
+    get_runtime().invalidate_config()
+    setup = demo_setup(proxy_url=proxy_url, fake=start_fake_upstream())
+    secret = next(iter(setup.keys.values()))
+    client = openai.OpenAI(base_url=setup.base_url, api_key=secret, max_retries=0)
+    model = next(iter(MODELS))
+    reply = client.chat.completions.create(
+        model=model, messages=[{"role": "user", "content": "hi"}]
+    )
+    assert reply.choices[0].message.content
+    get_runtime().invalidate_config()
+
+
 def test_running_the_setup_twice_keeps_one_usable_key_per_app(proxy_url: str) -> None:
     from dashboard.demo import APPS, demo_setup, start_fake_upstream
     from proxy.models import ApiKey
@@ -42,7 +62,13 @@ def test_running_the_setup_twice_keeps_one_usable_key_per_app(proxy_url: str) ->
 def test_the_demo_learns_patterns_and_gets_a_suggestion_for_a_truncated_one(
     proxy_url: str,
 ) -> None:
-    from dashboard.demo import demo_learning, demo_setup, run_traffic, start_fake_upstream
+    from dashboard.demo import (
+        demo_learning,
+        demo_setup,
+        run_traffic,
+        start_fake_claude,
+        start_fake_upstream,
+    )
     from intelligence.models import Pattern, Suggestion
     from proxy.runtime import get_runtime
 
@@ -51,7 +77,7 @@ def test_the_demo_learns_patterns_and_gets_a_suggestion_for_a_truncated_one(
     setup = demo_setup(proxy_url=proxy_url, fake=fake)
     run_traffic(setup, rate=40, duration=6, workers=6)
     get_runtime().recorder.flush()
-    outcome = demo_learning(fake)
+    outcome = demo_learning(start_fake_claude())
     assert outcome["learned"] >= 20 and Pattern.objects.exists()
     suggestions = list(Suggestion.objects.all())  # from the fake provider standing in for Claude
     assert outcome["suggestions"] == len(suggestions) >= 1

@@ -11,7 +11,13 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from analytics.services import rollup_recent
-from dashboard.demo import demo_learning, demo_setup, run_traffic, start_fake_upstream
+from dashboard.demo import (
+    demo_learning,
+    demo_setup,
+    run_traffic,
+    start_fake_claude,
+    start_fake_upstream,
+)
 
 
 class Command(BaseCommand):
@@ -32,6 +38,7 @@ class Command(BaseCommand):
             logging.getLogger(noisy).setLevel(logging.WARNING)
         self._wait_for_proxy(url)
         fake = start_fake_upstream()
+        claude = start_fake_claude()
         setup = demo_setup(proxy_url=url, fake=fake)
         self.stdout.write(f"Fake provider on {fake.base_url}; apps: {', '.join(setup.keys)}")
         self.stdout.write(
@@ -44,7 +51,7 @@ class Command(BaseCommand):
                 rate=float(options["rate"]),  # type: ignore[arg-type]
                 duration=float(options["duration"]),  # type: ignore[arg-type]
                 workers=int(options["workers"]),  # type: ignore[call-overload]
-                every=lambda: (rollup_recent(), demo_learning(fake)),  # pages fill at once
+                every=lambda: (rollup_recent(), demo_learning(claude)),  # pages fill at once
                 stop=stop,
             )
         except KeyboardInterrupt:
