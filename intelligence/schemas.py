@@ -10,10 +10,14 @@ from pydantic import Field
 
 
 class FeedbackIn(Schema):
-    request_id: str = Field(max_length=32, description="From the `x-llmproxy-request-id` header.")
+    request_id: str = Field(
+        max_length=32,
+        pattern=r"^[0-9A-Za-z]+$",
+        description="From the `x-llmproxy-request-id` header.",
+    )
     score: float | None = Field(default=None, ge=0.0, le=1.0)
     thumbs: Literal["up", "down"] | None = None
-    comment: str = Field(default="", max_length=4000)
+    comment: str = Field(default="", max_length=4000, pattern=r"^[^\x00]*$")
 
 
 class FeedbackOut(Schema):

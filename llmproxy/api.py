@@ -6,6 +6,7 @@
 
 from __future__ import annotations
 
+from django.db import DataError
 from django.http import HttpRequest, HttpResponse
 from ninja import NinjaAPI
 from ninja.errors import HttpError, ValidationError
@@ -45,4 +46,12 @@ def on_validation_error(request: HttpRequest, exc: ValidationError) -> HttpRespo
 def on_http_error(request: HttpRequest, exc: HttpError) -> HttpResponse:
     kinds = {401: "authentication", 403: "permission", 404: "not_found", 429: "rate_limit"}
     error = ProxyError(exc.status_code, kinds.get(exc.status_code, "invalid_request"), str(exc))
+    return render_error(_format_for(request), error)
+
+
+@api.exception_handler(DataError)
+def on_data_error(request: HttpRequest, exc: DataError) -> HttpResponse:
+    """A value the database cannot store (e.g. a NUL character in text on PostgreSQL) is the
+    caller's error, not the proxy's: 400, in the caller's format."""
+    error = ProxyError(400, "invalid_request", "A value in the request cannot be stored.")
     return render_error(_format_for(request), error)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 from collections.abc import Iterator
@@ -11,6 +12,19 @@ from typing import Any
 import pytest
 
 from proxy.fake_upstream import FakeUpstream
+
+
+def _hypothesis_profile() -> None:
+    """Property tests and the schemathesis fuzz run a fixed set of examples by default, so a
+    CI run is repeatable; `HYPOTHESIS_PROFILE=random` explores new ones (docs/hardening.md)."""
+    from hypothesis import settings as hypothesis_settings
+
+    hypothesis_settings.register_profile("repeatable", derandomize=True)
+    hypothesis_settings.register_profile("random", derandomize=False)
+    hypothesis_settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "repeatable"))
+
+
+_hypothesis_profile()
 
 
 @pytest.fixture(scope="session")

@@ -90,3 +90,21 @@ def test_a_header_cannot_give_feedback_to_another_namespace(gateway: Gateway) ->
     )
     assert learn_now(gateway, 2).feedback == 0
     assert not Feedback.objects.exists()
+
+
+def test_feedback_with_characters_the_database_cannot_store_is_refused_cleanly(
+    gateway: Gateway,
+) -> None:
+    import httpx
+
+    for body in (
+        {"request_id": "abc\u0000def", "score": 1},
+        {"request_id": "0" * 32, "score": 1, "comment": "nul \u0000 inside"},
+    ):
+        response = httpx.post(
+            gateway.url + "/api/feedback",
+            json=body,
+            headers={"authorization": f"Bearer {gateway.key}"},
+        )
+        assert response.status_code == 400, response.text
+        assert response.json()["error"]["type"] == "invalid_request_error"
