@@ -26,7 +26,7 @@ def cached_route(gateway: Gateway) -> Iterator[Any]:
     yield setting
 
 
-def wait_for_entries(count: int, timeout: float = 5.0) -> None:
+def wait_for_entries(count: int, timeout: float = 15.0) -> None:
     deadline = time.monotonic() + timeout
     while SemanticCacheEntry.objects.count() < count and time.monotonic() < deadline:
         time.sleep(0.02)
