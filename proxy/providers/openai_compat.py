@@ -6,7 +6,6 @@ untouched except for the model name and, on streams, `stream_options`.
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from proxy.providers import ResponseSummary, UpstreamRequest, Usage
@@ -161,7 +160,3 @@ def models_list(names: list[str], owned_by: str = "llmproxy") -> dict[str, Any]:
         "object": "list",
         "data": [{"id": n, "object": "model", "created": 0, "owned_by": owned_by} for n in names],
     }
-
-
-def dumps(body: Any) -> bytes:
-    return json.dumps(body, separators=(",", ":")).encode()

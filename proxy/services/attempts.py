@@ -34,7 +34,7 @@ from proxy.runtime import Runtime
 from proxy.services.translating import upstream_request
 
 
-def _dumps(body: object) -> bytes:
+def compact_json(body: object) -> bytes:
     return json.dumps(body, separators=(",", ":"), ensure_ascii=False).encode()
 
 
@@ -59,7 +59,7 @@ async def attempt(
             provider=target.provider.name,
             url=request.url,
             headers=request.headers,
-            content=_dumps(request.body),
+            content=compact_json(request.body),
             timeout=target.timeout_seconds or target.provider.timeout_seconds,
             allow_private_network=target.provider.allow_private_network,
         )

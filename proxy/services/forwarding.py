@@ -28,7 +28,7 @@ from proxy.errors import ProxyError, UpstreamError, stream_error_event
 from proxy.providers.sse import EventSplitter, is_malformed
 from proxy.runtime import Runtime
 from proxy.services.accounting import account
-from proxy.services.attempts import open_upstream
+from proxy.services.attempts import compact_json, open_upstream
 from proxy.services.response_cache import keep_for_cache
 from proxy.services.translating import (
     caller_body,
@@ -40,10 +40,6 @@ from proxy.stream_text import filter_body, stream_text_filter
 from proxy.upstream import transport_error
 
 log = logging.getLogger(__name__)
-
-
-def _dumps(body: object) -> bytes:
-    return json.dumps(body, separators=(",", ":"), ensure_ascii=False).encode()
 
 
 async def forward(call: Call, runtime: Runtime) -> HttpResponse | StreamingHttpResponse:
@@ -76,7 +72,7 @@ async def forward(call: Call, runtime: Runtime) -> HttpResponse | StreamingHttpR
     if translated(call, adapter):
         body = call.response_body = caller_body(call, adapter, body)
         call.finish_reason = caller_finish_reason(call, body)
-        raw = _dumps(body)
+        raw = compact_json(body)
     if call.output_filters:  # security output scanning, pseudonym restoration
         raw = filter_body(call.api_format, body, call.output_filters)
     return HttpResponse(raw, status=response.status_code, content_type="application/json")
@@ -90,7 +86,7 @@ def error_in_stream(call: Call, error: dict[str, Any]) -> UpstreamError:
         status=502,
         message=f"Upstream {provider} failed mid-stream: {error.get('message') or error}",
         retryable=False,
-        raw_body=_dumps(error),
+        raw_body=compact_json(error),
     )
 
 
