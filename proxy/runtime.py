@@ -18,7 +18,8 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from django.apps import apps
-from django.db import close_old_connections
+from django.db import DatabaseError, close_old_connections
+from django.db.utils import InterfaceError, OperationalError
 from django.utils.module_loading import import_string
 
 from proxy.breaker import CircuitBreakers
@@ -33,6 +34,11 @@ if TYPE_CHECKING:
 T = TypeVar("T")
 log = logging.getLogger(__name__)
 
+
+class DatabaseUnavailable(OperationalError):
+    """The database failed just now; the request path does not try it again yet."""
+
+
 # Per-process extensions other apps plug in: dotted paths of classes built with
 # the Runtime. An extension has a `name`, and may have `guard(call, snapshot)`
 # (runs after authentication; raises ProxyError to refuse the request) and
@@ -43,6 +49,10 @@ RUNTIME_EXTENSIONS: tuple[str, ...] = ("security.anomaly.engine.AnomalyEngine",)
 # into a flood of database queries.
 MISSED_KEY_SECONDS = 5.0
 MISSED_KEY_LIMIT = 10_000
+
+# After the database fails, requests stop trying it for this long: during an outage
+# a request pays for one failed attempt per interval, not one connection timeout each.
+DATABASE_RETRY_SECONDS = 2.0
 
 # Called with every finished request's LogEntry right after it is handed to the log
 # writer, on the hot path: each must be cheap, never block and never raise
@@ -63,6 +73,7 @@ class Runtime:
         self.counters = Counters()  # shared through the Django cache
         self.rng = random.Random()  # weighted routing and retry jitter
         self._missed_keys: dict[str, float] = {}
+        self._database_down_until = 0.0
         self.in_flight = 0
         self.extensions: dict[str, Any] = {}
         for dotted in RUNTIME_EXTENSIONS:
@@ -113,11 +124,30 @@ class Runtime:
         self._missed_keys[digest] = time.monotonic()
 
     async def run_on_db_thread(self, fn: Callable[..., T], *args: Any) -> T:
-        """Run synchronous ORM code on this process's database thread."""
+        """Run synchronous ORM code on this process's database thread.
+
+        Raises `DatabaseUnavailable` (a `DatabaseError`) when the database failed, or
+        failed less than `DATABASE_RETRY_SECONDS` ago: callers on the request path
+        decide whether that means open or closed.
+        """
+        if time.monotonic() < self._database_down_until:
+            raise DatabaseUnavailable("the database was unreachable a moment ago")
         loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(
-            self._db, functools.partial(_with_fresh_connection, fn, *args)
-        )
+        try:
+            return await loop.run_in_executor(
+                self._db, functools.partial(_with_fresh_connection, fn, *args)
+            )
+        except DatabaseUnavailable:
+            raise
+        except DatabaseError as exc:
+            if not isinstance(exc, OperationalError | InterfaceError):
+                raise  # a query's own error (integrity, data): the database is up
+            self._database_down_until = time.monotonic() + DATABASE_RETRY_SECONDS
+            log.warning(
+                "the database is unreachable; the request path skips it for %.0f s",
+                DATABASE_RETRY_SECONDS,
+            )
+            raise DatabaseUnavailable(str(exc)) from exc
 
     def shutdown(self) -> None:
         self.recorder.stop()

@@ -24,7 +24,7 @@ from datetime import timedelta
 from decimal import Decimal
 from typing import Any
 
-from django.db import connection
+from django.db import DatabaseError, connection
 from django.http import HttpResponse, StreamingHttpResponse
 from django.utils import timezone
 
@@ -157,7 +157,11 @@ async def answer_from_cache(
     key, setting = found
     if call.stream and call.api_format != "openai":
         return None
-    hit = await runtime.run_on_db_thread(cache_lookup, key, setting)
+    try:
+        hit = await runtime.run_on_db_thread(cache_lookup, key, setting)
+    except DatabaseError:  # the database is down: a miss, and the request goes upstream
+        call.annotations["semantic_cache"] = {"hit": False, "unavailable": True}
+        return None
     if hit is None:
         call.annotations["semantic_cache"] = {"hit": False}
         return None

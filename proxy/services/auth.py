@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 
+from django.db import DatabaseError
 from django.utils import timezone
 
 from proxy.call import Call
@@ -49,7 +50,17 @@ async def authenticate(call: Call, snapshot: ConfigSnapshot, runtime: Runtime) -
     prefix = secret[:PREFIX_LENGTH]
     key = match(snapshot.keys_by_prefix.get(prefix, ()), digest)
     if key is None and not runtime.recently_missed(digest):
-        key = match(await runtime.run_on_db_thread(find_keys, prefix), digest)
+        try:
+            found = await runtime.run_on_db_thread(find_keys, prefix)
+        except DatabaseError:  # a key newer than the snapshot cannot be checked now
+            raise ProxyError(
+                503,
+                "overloaded",
+                "This API key cannot be checked right now; try again shortly.",
+                code="key_store_unavailable",
+                headers={"retry-after": "2"},
+            ) from None
+        key = match(found, digest)
         if key is None:
             runtime.remember_miss(digest)
     if key is None:

@@ -18,6 +18,7 @@ format with `Retry-After`; admitted requests get OpenAI's `x-ratelimit-*` header
 
 from __future__ import annotations
 
+import logging
 import math
 import time
 from dataclasses import dataclass, field
@@ -25,6 +26,7 @@ from datetime import UTC, datetime
 from decimal import Decimal
 
 from django.conf import settings
+from django.db import DatabaseError
 
 from proxy.call import Call
 from proxy.config import NO_LIMITS, KeyInfo, LimitsInfo
@@ -32,6 +34,8 @@ from proxy.counters import Counters
 from proxy.errors import ProxyError
 from proxy.runtime import Runtime
 from proxy.selectors import period_end, period_start, spend_since
+
+log = logging.getLogger(__name__)
 
 WINDOW_SECONDS = 60
 NANOS = Decimal(10**9)  # spend is counted in nano-dollars (integers, for atomic incr)
@@ -128,6 +132,14 @@ def budget_key(scope: str, scope_id: int, period: str, start: datetime) -> str:
     return f"llmproxy:spend:{scope}:{scope_id}:{period}:{int(start.timestamp())}"
 
 
+def budgets_unavailable() -> None:
+    """The spend cannot be known (cache or database down): admit, or refuse if configured."""
+    if settings.BUDGETS_FAIL_CLOSED:
+        raise ProxyError(
+            503, "overloaded", "Budgets cannot be checked right now.", code="budget_unavailable"
+        )
+
+
 async def check_budgets(call: Call, runtime: Runtime, ledger: Ledger) -> None:
     now = datetime.now(UTC)
     wanted = []
@@ -143,15 +155,19 @@ async def check_budgets(call: Call, runtime: Runtime, ledger: Ledger) -> None:
     counters = runtime.counters
     known = counters.get_many([w[4] for w in wanted])
     if known is None:
-        if settings.BUDGETS_FAIL_CLOSED:
-            raise ProxyError(
-                503, "overloaded", "Budgets cannot be checked right now.", code="budget_unavailable"
-            )
+        budgets_unavailable()
         return
     for scope, scope_id, limits, start, name in wanted:
         spent = known.get(name)
         if spent is None:  # first request of the period since the cache started
-            persisted = await runtime.run_on_db_thread(spend_since, scope, scope_id, start)
+            try:
+                persisted = await runtime.run_on_db_thread(spend_since, scope, scope_id, start)
+            except DatabaseError:  # the spend so far is unknown: not seeded, asked again later
+                log.warning(
+                    "budget of %s %s unchecked: the database is unreachable", scope, scope_id
+                )
+                budgets_unavailable()
+                continue
             spent = int(persisted * NANOS)
             counters.seed(name, spent, BUDGET_TTL[limits.budget_period])
         budget = limits.budget_usd

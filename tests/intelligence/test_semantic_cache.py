@@ -120,6 +120,24 @@ def test_routes_without_the_setting_never_look_up(gateway: Gateway) -> None:
     assert not SemanticCacheEntry.objects.exists()
 
 
+def test_a_lookup_the_database_cannot_answer_is_a_miss_and_the_request_goes_upstream(
+    gateway: Gateway, cached_route: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from django.db.utils import OperationalError
+
+    from proxy.runtime import get_runtime
+
+    def unreachable(*args: Any) -> None:
+        raise OperationalError("connection refused")
+
+    monkeypatch.setattr("intelligence.services.semantic_cache.cache_lookup", unreachable)
+    monkeypatch.setattr(get_runtime(), "_database_down_until", 0.0)  # restored afterwards
+    answer = ask(gateway, "What is the capital of France?", model=ALIAS)
+    assert answer.parse().choices[0].message.content == "echo: What is the capital of France?"
+    assert len(gateway.fake.requests) == 1
+    assert gateway.logs(1)[0].annotations["semantic_cache"] == {"hit": False, "unavailable": True}
+
+
 def test_the_threshold_is_tunable(gateway: Gateway, cached_route: Any) -> None:
     ask(gateway, "What is the capital of France?", model=ALIAS)
     wait_for_entries(1)

@@ -117,7 +117,9 @@ provider = Provider(name="fake", kind="openai", base_url=BASE_URL, is_default=Tr
                     allow_private_network=True)
 provider.set_api_key("sk-outage-upstream")
 provider.save()
-print(api_key_create(namespace=namespace_get_or_create(name="outage"), name="k").secret)
+namespace = namespace_get_or_create(name="outage")
+print(api_key_create(namespace=namespace, name="k").secret)
+print(api_key_create(namespace=namespace, name="budgeted", budget_usd=5).secret)
 """
 
 
@@ -155,7 +157,7 @@ def outage_world(tmp_path: Path) -> Iterator[dict[str, Any]]:
         capture_output=True, text=True, timeout=120, cwd=ROOT,
     )  # fmt: skip
     assert setup.returncode == 0, setup.stderr
-    key = setup.stdout.strip().splitlines()[-1]
+    key, budgeted_key = setup.stdout.strip().splitlines()[-2:]
     port = free_port()
     proxy = subprocess.Popen(
         [sys.executable, "-m", "uvicorn", "llmproxy.asgi:application",
@@ -171,7 +173,7 @@ def outage_world(tmp_path: Path) -> Iterator[dict[str, Any]]:
                 break
         except httpx.TransportError:
             time.sleep(0.1)
-    yield {"url": url, "key": key, "relay": relay, "proxy": proxy, "db": name,
+    yield {"url": url, "key": key, "budgeted_key": budgeted_key, "relay": relay, "proxy": proxy, "db": name,
            "spill": tmp_path / "spill"}  # fmt: skip
     if proxy.poll() is None:
         proxy.kill()
@@ -201,6 +203,15 @@ def send_for(world: dict[str, Any], seconds: float, served: list[str], failed: l
     asyncio.run(run())
 
 
+def ask(world: dict[str, Any], key: str) -> httpx.Response:
+    return httpx.post(
+        world["url"] + "/v1/chat/completions",
+        json={"model": "m", "messages": [{"role": "user", "content": "during"}]},
+        headers={"authorization": f"Bearer {key}"},
+        timeout=30,
+    )
+
+
 def stored(world: dict[str, Any]) -> int:
     return int(psql(world["db"], "SELECT count(*) FROM proxy_requestlog")[0][0])
 
@@ -217,12 +228,20 @@ def test_the_proxy_serves_through_a_database_outage_and_loses_no_record(
     world["relay"].set_cut(True)
     send_for(world, OUTAGE_SECONDS, served, failed)
     during = len(served) - before
+    # A budget never checked before (its spend is in the database) admits: fail-open.
+    first_budget_check = ask(world, world["budgeted_key"])
+    # A key the configuration snapshot does not know cannot be checked: 503, not 500.
+    unknown_key = ask(world, "lp-created-after-the-snapshot-loaded")
     spilled_during_outage = list(world["spill"].glob("spill-*.jsonl"))
     world["relay"].set_cut(False)
     send_for(world, 3, served, failed)
 
     assert failed == [], f"{len(failed)} requests failed, first: {failed[:3]}"
     assert before > 0 and during > 0
+    assert first_budget_check.status_code == 200, first_budget_check.text
+    assert unknown_key.status_code == 503, unknown_key.text
+    assert unknown_key.json()["error"]["code"] == "key_store_unavailable"
+    served += ["budgeted", "unknown key (503, logged)"]
     assert spilled_during_outage, "no record went to a spill file during the outage"
     deadline = time.monotonic() + 60
     while stored(world) < len(served) and time.monotonic() < deadline:

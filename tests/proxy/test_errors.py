@@ -25,6 +25,40 @@ def test_it_rejects_an_unknown_key(gateway: Gateway) -> None:
     assert log.status_code == 401 and log.api_key_id is None
 
 
+def test_a_key_unknown_to_the_snapshot_gets_503_in_the_callers_format_while_the_database_is_down(
+    gateway: Gateway, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import anthropic
+    from django.db.utils import OperationalError
+
+    from proxy.runtime import get_runtime
+
+    lookups: list[str] = []
+
+    def unreachable(prefix: str) -> None:
+        lookups.append(prefix)
+        raise OperationalError("connection refused")
+
+    monkeypatch.setattr("proxy.services.auth.find_keys", unreachable)
+    monkeypatch.setattr(get_runtime(), "_database_down_until", 0.0)  # restored afterwards
+    with pytest.raises(openai.InternalServerError) as caught:
+        gateway.openai(api_key="lp-newer-than-the-snapshot").chat.completions.create(
+            model="m", messages=MESSAGES
+        )
+    assert caught.value.status_code == 503
+    assert caught.value.body["code"] == "key_store_unavailable"
+    assert caught.value.response.headers["retry-after"] == "2"
+    with pytest.raises(anthropic.InternalServerError) as refused:
+        anthropic.Anthropic(
+            base_url=gateway.url, api_key="lp-newer-than-the-snapshot", max_retries=0
+        ).messages.create(model="m", max_tokens=10, messages=MESSAGES)
+    assert refused.value.status_code == 503
+    assert refused.value.body["error"]["type"] == "overloaded_error"
+    assert len(lookups) == 1, "the second request should not wait on a database that just failed"
+    assert gateway.fake.requests == []
+    assert {log.status_code for log in gateway.logs(2)} == {503}
+
+
 def test_it_rejects_a_missing_key(gateway: Gateway) -> None:
     response = httpx.post(
         gateway.v1 + "/chat/completions", json={"model": "m", "messages": MESSAGES}

@@ -204,6 +204,42 @@ def test_budgets_can_fail_closed_when_the_cache_is_down(gateway: Gateway, settin
     assert json.loads(caught.value.response.text)["error"]["code"] == "budget_unavailable"
 
 
+def database_down_for_spend(monkeypatch: Any) -> None:
+    from django.db.utils import OperationalError
+
+    def unreachable(*args: Any) -> Any:
+        raise OperationalError("connection refused")
+
+    from proxy.runtime import get_runtime
+
+    monkeypatch.setattr("proxy.services.limits.spend_since", unreachable)
+    monkeypatch.setattr(get_runtime(), "_database_down_until", 0.0)  # restored afterwards
+
+
+def test_a_first_budget_check_admits_the_request_when_the_database_is_down(
+    gateway: Gateway, monkeypatch: Any
+) -> None:
+    set_limits(gateway.api_key, budget_usd=Decimal("5"))
+    database_down_for_spend(monkeypatch)
+    ask(gateway.openai())
+    monkeypatch.undo()  # the outage is over
+    ask(gateway.openai())  # the spend is seeded now, from the log
+    assert len(gateway.fake.requests) == 2
+
+
+def test_a_first_budget_check_refuses_with_503_when_the_database_is_down_and_budgets_fail_closed(
+    gateway: Gateway, monkeypatch: Any, settings: Any
+) -> None:
+    settings.BUDGETS_FAIL_CLOSED = True
+    set_limits(gateway.api_key, budget_usd=Decimal("5"))
+    database_down_for_spend(monkeypatch)
+    with pytest.raises(openai.APIStatusError) as caught:
+        ask(gateway.openai())
+    assert caught.value.status_code == 503
+    assert json.loads(caught.value.response.text)["error"]["code"] == "budget_unavailable"
+    assert gateway.fake.requests == []
+
+
 def test_a_request_refused_upstream_gives_back_its_token_reservation(gateway: Gateway) -> None:
     set_limits(gateway.api_key, tokens_per_minute=100_000)
     gateway.fake.then(status=400)
