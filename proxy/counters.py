@@ -45,6 +45,11 @@ class Counters:
         return self._cache
 
     @property
+    def shared(self) -> bool:
+        """Whether every server process sees these counters (Redis), not only this one."""
+        return isinstance(self.cache, RedisCache)
+
+    @property
     def available(self) -> bool:
         return time.monotonic() >= self._down_until
 

@@ -15,7 +15,8 @@ baselines from that same share, so ratios hold under load balancing; fitted
 baselines (from the whole history) are divided by `ANOMALY_SERVER_PROCESSES`
 before a new profile starts from them. Countermeasures decided in one process
 reach the others through the database and the configuration snapshot (within
-`CONFIG_REFRESH_SECONDS`). A throttle's cap is per process, divided the same way.
+`CONFIG_REFRESH_SECONDS`). A throttle's cap is counted in the shared cache when it is
+Redis (exact across processes); otherwise each process enforces its share of it.
 """
 
 from __future__ import annotations
@@ -201,11 +202,13 @@ class AnomalyEngine:
             rpm = min(rpm or throttle[0], throttle[0])
         if rpm is None:
             return
-        rpm = max(1, rpm // max(1, settings.ANOMALY_SERVER_PROCESSES))
         minute = int(now // 60)
-        seen_minute, count = self._counts.get(key.id, (minute, 0))
-        count = count + 1 if seen_minute == minute else 1
-        self._counts[key.id] = (minute, count)
+        count = self._shared_count(key.id, minute)
+        if count is None:  # counted by this process alone: its share of the cap
+            rpm = max(1, rpm // max(1, settings.ANOMALY_SERVER_PROCESSES))
+            seen_minute, count = self._counts.get(key.id, (minute, 0))
+            count = count + 1 if seen_minute == minute else 1
+            self._counts[key.id] = (minute, count)
         if count > rpm:
             call.annotations[GUARD_ANNOTATION] = "throttled"
             retry = str(int(60 - now % 60) + 1)
@@ -216,6 +219,15 @@ class AnomalyEngine:
                 code="anomaly_throttle",
                 headers={"retry-after": retry},
             )
+
+    def _shared_count(self, key_id: int, minute: int) -> int | None:
+        """This minute's requests of a throttled key across every process (Redis), or None
+        when the counters are this process's own or the cache is down."""
+        counters = self.runtime.counters if self.runtime else None
+        if counters is None or not counters.shared:
+            return None
+        [count] = counters.incr_many([(f"llmproxy:anomaly:throttle:{key_id}:{minute}", 1, 120)])
+        return count
 
 
 def get_engine() -> AnomalyEngine:

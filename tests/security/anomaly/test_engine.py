@@ -186,3 +186,36 @@ def test_a_leaked_key_used_from_new_ips_gets_those_ips_blocked(
     from_attacker = gateway.openai(default_headers={"X-Forwarded-For": sorted(blocked)[0]})
     with pytest.raises(openai.PermissionDeniedError):
         chat(from_attacker)
+
+
+def test_a_throttle_is_counted_across_processes_when_the_counters_are_on_redis(
+    gateway: Gateway, engine: AnomalyEngine, settings: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import redis
+    from django.core.cache.backends.redis import RedisCache
+
+    from proxy.counters import Counters
+    from proxy.runtime import get_runtime
+
+    url = "redis://127.0.0.1:6379/7"
+    try:
+        redis.Redis.from_url(url, socket_connect_timeout=0.5).flushdb()
+    except redis.RedisError:
+        pytest.skip("Redis is not reachable on 127.0.0.1:6379")
+    shared = RedisCache(url, {"OPTIONS": {"socket_connect_timeout": 0.5}})
+    monkeypatch.setattr(get_runtime(), "counters", Counters(cache=shared))
+    settings.ANOMALY_SERVER_PROCESSES = 2  # ignored: the count is shared, the cap is whole
+    Countermeasure.objects.create(action="throttle", api_key=gateway.api_key, requests_per_minute=4)
+    now = engine.clock()
+    monkeypatch.setattr(engine, "clock", lambda: now)  # one minute window throughout
+    client = gateway.openai()
+    chat(client)
+    chat(client)
+    other_process = Counters(cache=RedisCache(url, {}))
+    minute = int(now // 60)
+    other_process.incr_many([(f"llmproxy:anomaly:throttle:{gateway.api_key.pk}:{minute}", 2, 120)])
+    with pytest.raises(openai.RateLimitError) as refused:
+        chat(client)
+    assert refused.value.body["code"] == "anomaly_throttle"
+    assert "4 requests per minute" in refused.value.message
+    redis.Redis.from_url(url).flushdb()
