@@ -5,8 +5,12 @@ from user input) is checked when it is validated: its host is resolved and every
 address it resolves to must be public. The upstream seam checks again before
 sending (DNS can change after validation), cheaply: one verdict per host, kept
 for `UPSTREAM_ADDRESS_CHECK_SECONDS`, so no request waits on a DNS lookup once
-the host is known. Providers with `allow_private_network` (those configured in
-the environment, or a local model server an operator allowed) skip both checks.
+the host is known. That verdict gives the caller a clear error; the enforcement
+is at connection time: the upstream client for guarded providers resolves through
+`GuardedResolver`, which refuses a private address whatever the cached verdict
+said, so a host that re-points its DNS at a private address (DNS rebinding) is not
+connected to. Providers with `allow_private_network` (those configured in the
+environment, or a local model server an operator allowed) skip every check.
 """
 
 from __future__ import annotations
@@ -16,7 +20,11 @@ import ipaddress
 import socket
 import time
 from collections.abc import Iterable
+from typing import Any
 from urllib.parse import urlsplit
+
+import aiohttp
+from aiohttp.abc import AbstractResolver, ResolveResult
 
 Address = ipaddress.IPv4Address | ipaddress.IPv6Address
 
@@ -123,3 +131,28 @@ class AddressVerdicts:
 
     def clear(self) -> None:
         self._verdicts.clear()
+
+
+class GuardedResolver(AbstractResolver):
+    """aiohttp's resolver, refusing every answer that holds a non-public address."""
+
+    def __init__(self, resolver: AbstractResolver | None = None) -> None:
+        self._resolver = resolver or aiohttp.DefaultResolver()
+
+    async def resolve(
+        self, host: str, port: int = 0, family: socket.AddressFamily = socket.AF_INET
+    ) -> list[ResolveResult]:
+        answers = await self._resolver.resolve(host, port, family)
+        bad = refused(str(answer["host"]) for answer in answers)
+        if bad:
+            raise OSError(f"{host} resolves to a private address; not connecting")
+        return answers
+
+    async def close(self) -> None:
+        await self._resolver.close()
+
+
+def guarded_connector(**kwargs: Any) -> aiohttp.TCPConnector:
+    """A connector that never opens a connection to a non-public address by name.
+    (Literal addresses bypass resolvers: the verdict refuses those, and they cannot rebind.)"""
+    return aiohttp.TCPConnector(resolver=GuardedResolver(), **kwargs)

@@ -1,7 +1,8 @@
 """The one seam for upstream HTTP.
 
 Every call to a provider goes through `UpstreamClients.send`: one shared
-`httpx.AsyncClient` per event loop, on aiohttp's engine (httpx-aiohttp), with
+`httpx.AsyncClient` per event loop (two when the SSRF guard is on: one connects only
+to public addresses), on aiohttp's engine (httpx-aiohttp), with
 the configured timeouts. Transport failures become `UpstreamError`s that say
 whether another target may be tried.
 """
@@ -12,11 +13,12 @@ import asyncio
 import json
 import weakref
 
+import aiohttp
 import httpx
 from django.conf import settings
 from httpx_aiohttp import AiohttpTransport
 
-from proxy.address_guard import AddressVerdicts
+from proxy.address_guard import AddressVerdicts, guarded_connector
 from proxy.errors import UpstreamError
 
 
@@ -40,27 +42,37 @@ def _retry_after(headers: httpx.Headers) -> float | None:
 
 class UpstreamClients:
     def __init__(self) -> None:
-        self._clients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, httpx.AsyncClient] = (
-            weakref.WeakKeyDictionary()
-        )
+        self._clients: weakref.WeakKeyDictionary[
+            asyncio.AbstractEventLoop, dict[bool, httpx.AsyncClient]
+        ] = weakref.WeakKeyDictionary()
         self.addresses = AddressVerdicts(settings.UPSTREAM_ADDRESS_CHECK_SECONDS)
 
-    def client(self) -> httpx.AsyncClient:
+    def client(self, *, guarded: bool = False) -> httpx.AsyncClient:
+        """This loop's client; `guarded` connects only to public addresses (SSRF guard)."""
         loop = asyncio.get_running_loop()
-        client = self._clients.get(loop)
+        clients = self._clients.setdefault(loop, {})
+        client = clients.get(guarded)
         if client is None or client.is_closed:
             limits = httpx.Limits(
                 max_connections=settings.UPSTREAM_MAX_CONNECTIONS,
                 max_keepalive_connections=settings.UPSTREAM_MAX_CONNECTIONS,
                 keepalive_expiry=30,
             )
+            transport = AiohttpTransport(limits=limits, trust_env=False)
+            if guarded:
+                ssl_context = transport.ssl_context
+                transport.client = lambda: aiohttp.ClientSession(
+                    connector=guarded_connector(
+                        keepalive_timeout=30, ssl=ssl_context, limit=limits.max_connections or 0
+                    )
+                )
             client = httpx.AsyncClient(
-                transport=AiohttpTransport(limits=limits, trust_env=False),
+                transport=transport,
                 timeout=httpx.Timeout(
                     settings.UPSTREAM_READ_TIMEOUT, connect=settings.UPSTREAM_CONNECT_TIMEOUT
                 ),
             )
-            self._clients[loop] = client
+            clients[guarded] = client
         return client
 
     async def send(
@@ -79,7 +91,8 @@ class UpstreamClients:
         error body is read and kept as evidence), and for a URL whose host the
         SSRF guard refuses (see `proxy.address_guard`).
         """
-        if settings.UPSTREAM_PRIVATE_NETWORK_GUARD and not allow_private_network:
+        guarded = settings.UPSTREAM_PRIVATE_NETWORK_GUARD and not allow_private_network
+        if guarded:
             problem = await self.addresses.problem(url)
             if problem:
                 raise UpstreamError(
@@ -92,7 +105,7 @@ class UpstreamClients:
                     retryable=True,
                     raw_body=problem.encode(),
                 )
-        client = self.client()
+        client = self.client(guarded=guarded)
         request = client.build_request(
             "POST",
             url,
@@ -114,8 +127,9 @@ class UpstreamClients:
         return response
 
     async def aclose(self) -> None:
-        for client in list(self._clients.values()):
-            await client.aclose()
+        for clients in list(self._clients.values()):
+            for client in clients.values():
+                await client.aclose()
         self._clients.clear()
 
 

@@ -197,3 +197,41 @@ def test_providers_from_the_environment_are_trusted() -> None:
     with override_settings(OPENAI_API_KEY="sk-env", OPENAI_BASE_URL="http://127.0.0.1:9/v1"):
         [provider] = providers_sync_from_env()
     assert provider.allow_private_network
+
+
+def test_a_host_that_rebinds_to_a_private_address_after_its_verdict_is_not_connected_to(
+    guarded_gateway: Gateway, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """DNS rebinding: the cached verdict says public, the name now resolves to loopback."""
+    from proxy.runtime import get_runtime
+
+    port = guarded_gateway.fake.base_url.split(":")[2].split("/")[0]
+    guarded_gateway.provider.base_url = f"http://localhost:{port}/v1"
+    guarded_gateway.provider.save()
+    get_runtime().invalidate_config()
+
+    async def judged_public_a_minute_ago(url: str) -> str:
+        return ""
+
+    monkeypatch.setattr(get_runtime().upstream.addresses, "problem", judged_public_a_minute_ago)
+    with pytest.raises(openai.APIStatusError) as caught:
+        guarded_gateway.openai().chat.completions.create(
+            model="m", messages=[{"role": "user", "content": "hi"}]
+        )
+    assert caught.value.status_code == 502
+    assert guarded_gateway.fake.requests == []
+    [log] = guarded_gateway.logs(1)
+    assert log.status_code == 502
+
+
+def test_the_guarded_resolver_passes_public_answers_through() -> None:
+    class Answers(address_guard.AbstractResolver):
+        async def resolve(self, host: str, port: int = 0, family: Any = 0) -> list[Any]:
+            return [{"hostname": host, "host": "93.184.215.14", "port": port, "family": family,
+                     "proto": 0, "flags": 0}]  # fmt: skip
+
+        async def close(self) -> None:
+            return None
+
+    answers = asyncio.run(address_guard.GuardedResolver(Answers()).resolve("example.com", 443))
+    assert [answer["host"] for answer in answers] == ["93.184.215.14"]
