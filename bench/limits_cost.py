@@ -4,7 +4,8 @@
 
 Measures the worst case: a key and its namespace both with requests-per-minute,
 tokens-per-minute and a budget (four counter increments and one multi-get
-before the request, three increments after). The budget counters are seeded
+before the request, the budget hold once routed (an estimated cost from genai-prices
+and two increments), three increments and two releases after). The budget counters are seeded
 first, as after the first request of a period. Prints p50/p99 in microseconds
 for the check before the request, the settlement after it, both together, and
 the cost computation (genai-prices) that runs after the response.
@@ -39,6 +40,7 @@ from proxy.services.limits import (  # noqa: E402
     BUDGET_TTL,
     budget_key,
     enforce_limits,
+    hold_budget,
     settle_limits,
 )
 
@@ -88,6 +90,7 @@ async def measure(n: int) -> None:
     for scope in ("key", "namespace"):
         runtime.counters.seed(budget_key(scope, 1, "month", start), 0, BUDGET_TTL["month"])
     before: list[float] = []
+    holding: list[float] = []
     after: list[float] = []
     pricing: list[float] = []
     for _ in range(n):
@@ -96,6 +99,10 @@ async def measure(n: int) -> None:
         t0 = time.perf_counter_ns()
         await enforce_limits(call, runtime, body_bytes=2000)
         t1 = time.perf_counter_ns()
+        call.plan = [TARGET]
+        hold_budget(call, runtime)
+        held = time.perf_counter_ns()
+        holding.append((held - t1) / 1000)
         call.target = TARGET
         call.usage = Usage(prompt_tokens=480, completion_tokens=120, cached_tokens=100)
         t2 = time.perf_counter_ns()
@@ -106,11 +113,12 @@ async def measure(n: int) -> None:
         before.append((t1 - t0) / 1000)
         pricing.append((t3 - t2) / 1000)
         after.append((t4 - t3) / 1000)
-    both = [b + a for b, a in zip(before, after, strict=True)]
+    both = [b + h + a for b, h, a in zip(before, holding, after, strict=True)]
     print(f"cache backend: {type(runtime.counters.cache).__name__}, {n} requests")
     print(f"limits + budget check (before):    {percentiles(before)}")
+    print(f"budget hold (once routed):         {percentiles(holding)}")
     print(f"limits + budget settle (after):    {percentiles(after)}")
-    print(f"check + settle together:           {percentiles(both)}")
+    print(f"check + hold + settle together:    {percentiles(both)}")
     print(f"cost (genai-prices, after):        {percentiles(pricing)}")
 
 

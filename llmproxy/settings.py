@@ -265,6 +265,9 @@ ROUTING_BREAKER_COOLDOWN = env.float("ROUTING_BREAKER_COOLDOWN", default=30.0)
 # Budgets when the shared cache is unreachable: false admits requests (fail open),
 # true refuses them with 503. Rate limits always fail open.
 BUDGETS_FAIL_CLOSED = env.bool("BUDGETS_FAIL_CLOSED", default=False)
+# A request in flight holds its estimated cost against budgets; without max_tokens in
+# the request, its answer is estimated at this many tokens.
+BUDGET_HOLD_OUTPUT_TOKENS = env.int("BUDGET_HOLD_OUTPUT_TOKENS", default=1000)
 # After a cache failure, limits skip the cache for this many seconds.
 LIMITS_CACHE_RETRY_SECONDS = env.float("LIMITS_CACHE_RETRY_SECONDS", default=5.0)
 

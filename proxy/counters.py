@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Sequence
 from typing import Any
 
 from django.conf import settings
@@ -76,7 +77,7 @@ class Counters:
             self._failed()
             return None
 
-    def incr_many(self, items: list[Increment], *, create: bool = True) -> list[int | None]:
+    def incr_many(self, items: Sequence[Increment], *, create: bool = True) -> list[int | None]:
         """Several `incr`s; on Redis in one round trip. None for each unknown answer."""
         if not items:
             return []

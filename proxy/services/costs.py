@@ -14,13 +14,13 @@ provider is inferred from the model name.
 from __future__ import annotations
 
 from decimal import Decimal
-from functools import cache
+from functools import cache, lru_cache
 
 import genai_prices
 from genai_prices.data_snapshot import get_snapshot
 
 from proxy.call import Call
-from proxy.config import PriceOverride
+from proxy.config import PriceOverride, TargetInfo
 from proxy.providers import Usage
 
 PER_MILLION = Decimal(1_000_000)
@@ -64,18 +64,50 @@ def cost_from_genai_prices(usage: Usage, model: str, provider: str) -> Decimal |
         return None
 
 
+def cost_of(call: Call, usage: Usage) -> Decimal | None:
+    """What this usage costs on the target that served: the route's prices, else genai-prices."""
+    target = call.target
+    if target is None:
+        return None
+    prices = call.route.prices if call.route is not None else None
+    if prices is not None:
+        return cost_from_override(usage, prices)
+    return cost_from_genai_prices(usage, target.model, target.provider.name)
+
+
+@lru_cache(maxsize=4096)
+def unit_prices(model: str, provider: str) -> tuple[Decimal, Decimal] | None:
+    """(input, output) USD per token from genai-prices, for estimates (tiers ignored)."""
+    million = Usage(prompt_tokens=1_000_000, completion_tokens=0)
+    prompt = cost_from_genai_prices(million, model, provider)
+    output = cost_from_genai_prices(
+        Usage(prompt_tokens=0, completion_tokens=1_000_000), model, provider
+    )
+    if prompt is None or output is None:
+        return None
+    return prompt / PER_MILLION, output / PER_MILLION
+
+
+def estimate_cost(
+    call: Call, target: TargetInfo, prompt_tokens: int, output_tokens: int
+) -> Decimal | None:
+    """A quick upper estimate of a request's cost on a target (budget holds)."""
+    prices = call.route.prices if call.route is not None else None
+    if prices is not None:
+        return (prompt_tokens * prices.input + output_tokens * prices.output) / PER_MILLION
+    unit = unit_prices(target.model, target.provider.name)
+    if unit is None:
+        return None
+    return prompt_tokens * unit[0] + output_tokens * unit[1]
+
+
 def price_call(call: Call) -> Decimal | None:
     """Set and return `call.cost_usd` (None when the price is unknown or nothing was used)."""
     if call.cache_hit:  # answered from the response cache: costs nothing
         return call.cost_usd
     usage = call.usage
-    target = call.target
-    if target is None or (usage.prompt_tokens is None and usage.completion_tokens is None):
+    if call.target is None or (usage.prompt_tokens is None and usage.completion_tokens is None):
         return None
-    prices = call.route.prices if call.route is not None else None
-    if prices is not None:
-        cost: Decimal | None = cost_from_override(usage, prices)
-    else:
-        cost = cost_from_genai_prices(usage, target.model, target.provider.name)
+    cost = cost_of(call, usage)
     call.cost_usd = None if cost is None else cost.quantize(STORED)
     return call.cost_usd

@@ -7,10 +7,16 @@ Rate limits are fixed one-minute windows of shared counters (`proxy.counters`):
   admitted while the tokens used in the window (reservations included) are below
   the limit; after the response the reservation is replaced by the actual usage
   (prompt + completion tokens).
-Budgets: a request is admitted while the spend of the period is below the budget;
-its actual cost is added to the spend as soon as it is known (end of the response
-or of the stream). Spend lives in the shared cache and is seeded, once per period
-and cache lifetime, from the request log (the durable record).
+Budgets: a request is admitted while the spend of the period, plus what requests
+in flight hold, is below the budget. Once routed, a request holds its estimated
+cost (estimated prompt tokens, and `max_tokens` or `BUDGET_HOLD_OUTPUT_TOKENS`, at
+its target's prices) in a hold counter that expires by itself (so a crashed
+process cannot hold spend for ever); when its actual cost is known (end of the
+response or of the stream) the cost goes to the spend and the hold is released.
+Check and hold are two steps: concurrent requests that check within the same
+instant may still overshoot together, but no longer by every request in flight.
+Spend lives in the shared cache and is seeded, once per period and cache
+lifetime, from the request log (the durable record).
 
 Both apply to the key and to its namespace. Refusals are 429s in the caller's
 format with `Retry-After`; admitted requests get OpenAI's `x-ratelimit-*` headers.
@@ -24,6 +30,7 @@ import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
+from typing import Any
 
 from django.conf import settings
 from django.db import DatabaseError
@@ -34,12 +41,15 @@ from proxy.counters import Counters
 from proxy.errors import ProxyError
 from proxy.runtime import Runtime
 from proxy.selectors import period_end, period_start, spend_since
+from proxy.services.costs import estimate_cost
 
 log = logging.getLogger(__name__)
 
 WINDOW_SECONDS = 60
 NANOS = Decimal(10**9)  # spend is counted in nano-dollars (integers, for atomic incr)
 BUDGET_TTL = {"day": 2 * 86400, "month": 40 * 86400, "total": None}
+HOLD_BUCKET_SECONDS = 300  # holds are counted in 5-minute buckets; three are read
+HOLD_TTL = 3 * HOLD_BUCKET_SECONDS
 
 
 @dataclass(slots=True)
@@ -49,6 +59,7 @@ class Ledger:
     estimate: int = 0
     token_keys: list[str] = field(default_factory=list)
     spend_keys: list[tuple[str, float | None]] = field(default_factory=list)
+    holds: list[tuple[str, int]] = field(default_factory=list)  # (hold counter, nano-dollars)
     settled: bool = False
 
 
@@ -132,6 +143,16 @@ def budget_key(scope: str, scope_id: int, period: str, start: datetime) -> str:
     return f"llmproxy:spend:{scope}:{scope_id}:{period}:{int(start.timestamp())}"
 
 
+def hold_key(spend_key: str, bucket: int) -> str:
+    return f"{spend_key}:held:{bucket}"
+
+
+def hold_keys(spend_key: str, now: float) -> list[str]:
+    """The hold counters a check adds up: this bucket and the two before it."""
+    bucket = int(now // HOLD_BUCKET_SECONDS)
+    return [hold_key(spend_key, bucket - back) for back in range(3)]
+
+
 def budgets_unavailable() -> None:
     """The spend cannot be known (cache or database down): admit, or refuse if configured."""
     if settings.BUDGETS_FAIL_CLOSED:
@@ -153,11 +174,13 @@ async def check_budgets(call: Call, runtime: Runtime, ledger: Ledger) -> None:
     if not wanted:
         return
     counters = runtime.counters
-    known = counters.get_many([w[4] for w in wanted])
+    holds = {w[4]: hold_keys(w[4], now.timestamp()) for w in wanted}
+    known = counters.get_many([w[4] for w in wanted] + [k for keys in holds.values() for k in keys])
     if known is None:
         budgets_unavailable()
         return
     for scope, scope_id, limits, start, name in wanted:
+        held = sum(int(known.get(key) or 0) for key in holds[name])
         spent = known.get(name)
         if spent is None:  # first request of the period since the cache started
             try:
@@ -172,13 +195,14 @@ async def check_budgets(call: Call, runtime: Runtime, ledger: Ledger) -> None:
             counters.seed(name, spent, BUDGET_TTL[limits.budget_period])
         budget = limits.budget_usd
         assert budget is not None
-        if spent >= budget * NANOS:
+        if spent + held >= budget * NANOS:
             end = period_end(limits.budget_period, now)
             raise ProxyError(
                 429,
                 "budget_exceeded",
                 f"The {limits.budget_period} budget of this {scope} (${budget}) is spent "
-                f"(${Decimal(spent) / NANOS:.6f}).",
+                f"(${Decimal(spent) / NANOS:.6f}, and ${Decimal(held) / NANOS:.6f} held by"
+                " requests in flight).",
                 code="budget_exceeded",
                 headers={"retry-after": str(math.ceil((end - now).total_seconds()))} if end else {},
             )
@@ -192,6 +216,37 @@ async def enforce_limits(call: Call, runtime: Runtime, *, body_bytes: int) -> No
     ledger = call.ledger = Ledger(estimate=estimate_prompt_tokens(body_bytes))
     await check_budgets(call, runtime, ledger)
     admit_rates(call, runtime.counters, time.time(), ledger)
+
+
+def output_tokens_asked(body: dict[str, Any]) -> int:
+    for name in ("max_completion_tokens", "max_tokens", "max_output_tokens"):
+        value = body.get(name)
+        if isinstance(value, int) and not isinstance(value, bool) and value > 0:
+            return value
+    return int(settings.BUDGET_HOLD_OUTPUT_TOKENS)
+
+
+def hold_budget(call: Call, runtime: Runtime) -> None:
+    """Once routed, hold the request's estimated cost against its budgets until it settles."""
+    ledger = call.ledger
+    if ledger is None or not ledger.spend_keys or not call.plan:
+        return
+    output = output_tokens_asked(call.body)
+    costs = [
+        cost
+        for target in call.plan
+        if (cost := estimate_cost(call, target, ledger.estimate, output)) is not None
+    ]
+    estimate = max(costs, default=None)  # the dearest target the request may fall back to
+    if not estimate:
+        return  # an unknown price holds nothing, as it spends nothing
+    nanos = int(estimate * NANOS)
+    bucket = int(time.time() // HOLD_BUCKET_SECONDS)
+    wanted = [(hold_key(name, bucket), nanos, HOLD_TTL) for name, _ in ledger.spend_keys]
+    values = runtime.counters.incr_many(wanted)
+    ledger.holds = [
+        (key, nanos) for (key, _, _), value in zip(wanted, values, strict=True) if value
+    ]
 
 
 def settle_limits(call: Call, runtime: Runtime) -> None:
@@ -209,8 +264,11 @@ def settle_limits(call: Call, runtime: Runtime) -> None:
     if actual != ledger.estimate:
         delta = actual - ledger.estimate
         counters.incr_many([(name, delta, WINDOW_SECONDS * 2) for name in ledger.token_keys])
+    changes = [(key, -nanos, HOLD_TTL) for key, nanos in ledger.holds]  # released
     if call.cost_usd:
         nanos = int(call.cost_usd * NANOS)
         # A spend counter gone from the cache is seeded again from the request log,
         # which will hold this request: never restart it from zero here.
-        counters.incr_many([(name, nanos, ttl) for name, ttl in ledger.spend_keys], create=False)
+        changes += [(name, nanos, ttl) for name, ttl in ledger.spend_keys]
+    if changes:  # an expired hold is not created again below zero
+        counters.incr_many(changes, create=False)

@@ -29,7 +29,7 @@ from proxy.services.accounting import account
 from proxy.services.auth import authenticate
 from proxy.services.forwarding import forward
 from proxy.services.intake import take_in
-from proxy.services.limits import enforce_limits
+from proxy.services.limits import enforce_limits, hold_budget
 from proxy.services.response_cache import cache_lookup, remember_response
 from proxy.services.routing import resolve, visible_models
 from security.services.screening import screen_input
@@ -80,6 +80,7 @@ async def handle(request: HttpRequest, *, api_format: str, endpoint: str) -> Res
         annotate_pattern(call, snapshot)  # enhance: the prompt's pattern, from memory
         enhance_request(call, snapshot)  # enhance: rules and experiment arms, from memory
         resolve(call, snapshot, runtime.rng)  # 403, 404
+        hold_budget(call, runtime)  # limits, once priced: hold the estimated cost
         response = await cache_lookup(call, runtime)  # exact match: a hit replays
         if response is None:
             response = await answer_from_cache(call, runtime)  # semantic, opt-in per route

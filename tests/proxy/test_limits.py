@@ -165,6 +165,62 @@ def test_spend_survives_a_cache_restart_through_the_request_log(gateway: Gateway
     refused(client)
 
 
+def ask_for(client: Any, max_tokens: int) -> Any:
+    return client.chat.completions.create(model="gpt-4o", messages=ASK, max_tokens=max_tokens)
+
+
+def test_a_request_in_flight_holds_its_estimated_cost_against_the_budget(
+    gateway: Gateway,
+) -> None:
+    import threading
+    import time
+
+    set_limits(gateway.api_key, budget_usd=Decimal("0.01"), budget_period="day")
+    client = gateway.openai()
+    gateway.fake.then(delay=1.5)  # the first request stays in flight
+    slow = threading.Thread(target=ask_for, args=(client, 2000))  # may cost up to ~$0.02
+    slow.start()
+    deadline = time.monotonic() + 5
+    while not gateway.fake.requests and time.monotonic() < deadline:
+        time.sleep(0.01)
+    with pytest.raises(openai.RateLimitError) as caught:
+        ask_for(client, 10)
+    assert caught.value.body["code"] == "budget_exceeded"  # type: ignore[index]
+    assert "held by requests in flight" in caught.value.message
+    slow.join()
+    ask_for(client, 10)  # the hold is released; its actual cost is far below the budget
+    assert len(gateway.fake.requests) == 2
+
+
+def test_a_failed_request_releases_its_hold(gateway: Gateway) -> None:
+    set_limits(gateway.api_key, budget_usd=Decimal("0.01"), budget_period="day")
+    client = gateway.openai()
+    gateway.fake.then(status=400)
+    with pytest.raises(openai.BadRequestError):
+        ask_for(client, 2000)
+    ask_for(client, 2000)  # nothing was spent, nothing is held any more
+    ask_for(client, 2000)
+
+
+def test_a_hold_older_than_the_hold_window_no_longer_counts(gateway: Gateway) -> None:
+    import time
+    from datetime import UTC, datetime
+
+    from proxy.runtime import get_runtime
+    from proxy.selectors import period_start
+    from proxy.services.limits import HOLD_BUCKET_SECONDS, budget_key, hold_key
+
+    set_limits(gateway.api_key, budget_usd=Decimal("0.01"), budget_period="day")
+    spend = budget_key("key", gateway.api_key.pk, "day", period_start("day", datetime.now(UTC)))
+    bucket = int(time.time() // HOLD_BUCKET_SECONDS)
+    counters = get_runtime().counters
+    counters.incr_many([(hold_key(spend, bucket - 3), 10**9, 60)])  # $1, left by a crash
+    ask_for(gateway.openai(), 10)
+    counters.incr_many([(hold_key(spend, bucket - 1), 10**9, 60)])  # $1, minutes ago
+    with pytest.raises(openai.RateLimitError):
+        ask_for(gateway.openai(), 10)
+
+
 def test_an_unknown_price_does_not_count_towards_a_budget(gateway: Gateway) -> None:
     set_limits(gateway.api_key, budget_usd=Decimal("0.000001"), budget_period="day")
     client = gateway.openai()
