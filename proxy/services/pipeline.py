@@ -1,13 +1,12 @@
 """The request pipeline, top to bottom, in one place.
 
-    intake → authenticate → limits → security → enhance → route → cache lookup
-    → upstream → relay → cache store → record
+    intake → authenticate → anomaly guard → limits → security → enhance → route
+    (and budget hold) → cache lookup → upstream → relay → cache store → record
 
 Every stage is a small function that reads and updates the `Call`, and raises a
 `ProxyError` to stop the request; the error is rendered in the caller's own API
-format. Stages marked "(planned)" are where later capabilities plug in; nothing
-runs there yet. The request is recorded exactly once: here, or at the end of a
-relayed stream.
+format. The request is recorded exactly once: here, or at the end of a relayed
+stream.
 """
 
 from __future__ import annotations
