@@ -314,8 +314,8 @@ class Profile:
         bucket[COST] += obs.cost
         if obs.error:
             bucket[ERRORS] += 1
-        if obs.security_hits:
-            bucket[SECURITY] += obs.security_hits
+        if obs.security_hits:  # requests flagged, not detections: the unit the refit counts
+            bucket[SECURITY] += 1
         new_ip = new_agent = False
         if obs.client_ip:
             new_ip = _remember(self.ips, obs.client_ip, obs.at)

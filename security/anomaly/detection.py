@@ -405,7 +405,7 @@ METRIC_WORDS = {
     "tokens": "token rate",
     "cost": "cost rate",
     "errors": "error rate",
-    "security": "security detections",
+    "security": "requests flagged by security",
     "new_clients": "new clients",
     "prompt_tokens": "prompt length",
 }

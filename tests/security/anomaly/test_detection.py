@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from security.anomaly.baselines import SECURITY
 from security.anomaly.detection import Detector, Finding, describe
 from tests.security.anomaly.conftest import observation, steady
 
@@ -77,6 +78,15 @@ def test_security_detections_accumulate_over_an_hour() -> None:
         findings += detector.observe(observation(at=DAY + n * 240, security_hits=1))
     hits = [f for f in findings if f.kind == "security_rate" and f.subject == "key:1"]
     assert hits and hits[0].window_minutes == 60
+
+
+def test_security_counts_flagged_requests_as_the_refit_does_not_detections() -> None:
+    quiet, noisy = warmed(), warmed()
+    for n in range(8):
+        quiet.observe(observation(at=DAY + n * 240, security_hits=1))
+        noisy.observe(observation(at=DAY + n * 240, security_hits=5))  # five PII hits each
+    for detector in (quiet, noisy):
+        assert detector.profiles["key:1"].window(SECURITY, 60, 1.0) == 8
 
 
 def test_use_at_an_hour_that_is_usually_idle_is_off_hours() -> None:
