@@ -32,7 +32,8 @@ from django.conf import settings
 
 from proxy.errors import ProxyError
 from security.anomaly.baselines import Observation, Seed
-from security.anomaly.detection import Detector, Finding
+from security.anomaly.detection import Detector
+from security.anomaly.findings import Finding
 from security.anomaly.snapshot import AnomalyConfig
 
 if TYPE_CHECKING:

@@ -19,8 +19,8 @@ from django.utils import timezone
 from proxy.models import ApiKey, Namespace
 from proxy.services.keys import api_key_set_state
 from security.anomaly.audit import SYSTEM_ACTOR, record_action
-from security.anomaly.detection import Finding, describe, severity_rank
 from security.anomaly.events import ANOMALY_EVENT, publish
+from security.anomaly.findings import Finding, describe, severity_rank
 from security.anomaly.models import Anomaly, Countermeasure, ResponseRule
 from security.anomaly.snapshot import rule_info
 

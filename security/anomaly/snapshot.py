@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from security.anomaly.baselines import Seed
-from security.anomaly.detection import severity_rank
+from security.anomaly.findings import severity_rank
 
 
 @dataclass(frozen=True, slots=True)

@@ -16,7 +16,8 @@ import statistics
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
-from security.anomaly.detection import Detector, Finding
+from security.anomaly.detection import Detector
+from security.anomaly.findings import Finding
 from security.anomaly.simulator.scenarios import SCENARIOS
 from security.anomaly.simulator.traffic import (
     KeySpec,
@@ -105,7 +106,7 @@ def run_scenario(
     name: str, warm: Detector, keys: list[KeySpec], rng: random.Random, origin: float
 ) -> RunResult:
     """One randomised attack on a copy of the warmed-up detector."""
-    from security.anomaly.detection import describe
+    from security.anomaly.findings import describe
 
     attack = SCENARIOS[name](rng, keys, origin)
     detector = copy.deepcopy(warm)

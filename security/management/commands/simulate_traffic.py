@@ -19,7 +19,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from security.anomaly.detection import describe
+from security.anomaly.findings import describe
 from security.anomaly.simulator.evaluation import DAY, feed, warmed_detector
 from security.anomaly.simulator.scenarios import SCENARIOS
 from security.anomaly.simulator.traffic import default_keys, merged, organisation_traffic

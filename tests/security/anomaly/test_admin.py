@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from security.anomaly.detection import Finding
+from security.anomaly.findings import Finding
 from security.anomaly.models import AnomalyAction, Countermeasure, ResponseRule
 from security.anomaly.responses import finding_handle
 from tests.conftest import make_key

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from security.anomaly.baselines import SECURITY
-from security.anomaly.detection import Detector, Finding, describe
+from security.anomaly.detection import Detector
+from security.anomaly.findings import Finding, describe
 from tests.security.anomaly.conftest import observation, steady
 
 DAY = 86400.0

@@ -15,7 +15,7 @@ import pytest
 from django.utils import timezone
 
 from proxy.models import ApiKey
-from security.anomaly.detection import Finding
+from security.anomaly.findings import Finding
 from security.anomaly.models import Anomaly, AnomalyAction, Countermeasure, ResponseRule
 from security.anomaly.responses import (
     anomalies_resolve_quiet,
