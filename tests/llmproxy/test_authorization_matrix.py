@@ -53,7 +53,7 @@ class Row:
     path: str
     expect: Expect
     body: dict[str, Any] | None = None
-    check: Callable[[str, httpx.Response], None] | None = None  # more than the status
+    check: Callable[[str, httpx.Response, World], None] | None = None  # more than the status
     route: str = ""  # the URL pattern, when the path fills in its parameters
 
     @property
@@ -81,18 +81,29 @@ def message(model: str) -> dict[str, Any]:
     return {**chat(model), "max_tokens": 5}
 
 
-def only_namespace_a_reaches_its_private_target(persona: str, response: httpx.Response) -> None:
+def only_namespace_a_reaches_its_private_target(
+    persona: str, response: httpx.Response, world: World
+) -> None:
     """B's request for `a-private` matches no route of B's: the default provider gets the
     name as it is; it never reaches A's target model."""
     if response.status_code == 200:
         assert (response.json()["model"] == "a-secret-model") is (persona == "key_a")
 
 
-def models_seen_by_persona(persona: str, response: httpx.Response) -> None:
+def models_seen_by_persona(persona: str, response: httpx.Response, world: World) -> None:
     if response.status_code != 200:
         return
     names = {m["id"] for m in response.json()["data"]}
     assert ("a-private" in names) is (persona == "key_a"), names
+
+
+def recent_requests_seen_by_persona(persona: str, response: httpx.Response, world: World) -> None:
+    """The page's recent requests (prefilled from the log): staff see A's and B's, the
+    viewer of A only A's."""
+    if response.status_code != 200:
+        return
+    seen = {name for name in ("request_a", "request_b") if world.ids[name] in response.text}
+    assert seen == ({"request_a", "request_b"} if persona == "staff" else {"request_a"}), seen
 
 
 def statuses(
@@ -170,7 +181,7 @@ ROUTES: list[Row] = [
     Row("learn patterns", "POST", "/api/patterns/learn", everyone(403), {}),
     # --- dashboard (staff or a namespace viewer) and Prometheus ---
     *(
-        Row(f"dashboard {name or 'home'}", "GET", f"/dashboard/{name}", dashboard(200, 200))
+        Row(f"dashboard {name or 'home'}", "GET", f"/dashboard/{name}", dashboard(200, 200), check=recent_requests_seen_by_persona if name in ("", "live/") else None)
         for name in ("", "analytics/", "enhancements/", "live/", "patterns/", "security/")
     ),
     Row("dashboard login", "GET", "/dashboard/login/", everyone(200)),
@@ -290,7 +301,7 @@ def test_each_persona_gets_what_the_table_says(world: World, row: Row) -> None:
             )
         got[persona] = response.status_code
         if row.check is not None:
-            row.check(persona, response)
+            row.check(persona, response, world)
     assert got == row.expect
 
 
