@@ -49,7 +49,6 @@ class Layout:
     tls: ssl.SSLContext
     access_log: Path
     web_ports: list[int]
-    log_start: int = 0  # where this test's lines begin in the access log
 
     def http(self, **kwargs: Any) -> httpx.Client:
         return httpx.Client(verify=self.tls, **kwargs)
@@ -73,10 +72,7 @@ class Layout:
     def upstreams_used(self, path_prefix: str) -> set[int]:
         """The web processes (ports) nginx sent requests for `path_prefix` to."""
         ports = set()
-        with self.access_log.open() as log:
-            log.seek(self.log_start)
-            lines = log.read().splitlines()
-        for line in lines:
+        for line in self.access_log.read_text().splitlines():
             if f" {path_prefix}" in line:
                 ports.update(int(p) for p in re.findall(r"upstream=127\.0\.0\.1:(\d+)", line))
         return ports
@@ -158,7 +154,7 @@ def wait_for_nginx(url: str, process: subprocess.Popen[bytes]) -> None:
     raise AssertionError("nginx did not start")
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture
 def redis_db() -> Iterator[None]:
     try:
         import redis
@@ -172,26 +168,30 @@ def redis_db() -> Iterator[None]:
 
 
 @pytest.fixture(scope="module")
-def running_layout(
-    django_db_setup: Any, redis_db: None, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[Layout]:
-    """Started once for this module (each test still gets its own gateway and records):
-    the servers read the test database's configuration as any production process does."""
-    tmp_path = tmp_path_factory.mktemp("layout")
+def site_files(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A certificate and the collected static files, made once for this module."""
+    files = tmp_path_factory.mktemp("site")
+    self_signed_certificate(files / "certs")
+    collected_static_files(files / "data")
+    return files
+
+
+@pytest.fixture
+def layout(gateway: Gateway, redis_db: None, site_files: Path, tmp_path: Path) -> Iterator[Layout]:
+    """Two proxy processes and nginx, for one test: the processes stop before the test
+    database is emptied (they write to it)."""
     web_ports = [free_port(), free_port()]
     plain_port, tls_port = free_port(), free_port()
-    self_signed_certificate(tmp_path / "certs")
     (tmp_path / "logs").mkdir()
-    static = collected_static_files(tmp_path / "data")
     site = rendered_nginx_conf(
         {
             "server web-1:8000;": f"server 127.0.0.1:{web_ports[0]};",
             "server web-2:8000;": f"server 127.0.0.1:{web_ports[1]};",
             "listen 80;": f"listen 127.0.0.1:{plain_port};",
             "listen 443 ssl;": f"listen 127.0.0.1:{tls_port} ssl;",
-            "/etc/nginx/certs/": f"{tmp_path}/certs/",
+            "/etc/nginx/certs/": f"{site_files}/certs/",
             "/var/log/nginx/": f"{tmp_path}/logs/",
-            "/srv/llmproxy/static/": f"{static}/",
+            "/srv/llmproxy/static/": f"{site_files}/data/staticfiles/",
         }
     )
     production = {"HTTPS_ONLY": "true", "TRUSTED_PROXIES": "127.0.0.1"}
@@ -205,7 +205,7 @@ def running_layout(
         yield Layout(
             url=f"https://127.0.0.1:{tls_port}",
             plain_url=f"http://127.0.0.1:{plain_port}",
-            tls=ssl.create_default_context(cafile=str(tmp_path / "certs" / "fullchain.pem")),
+            tls=ssl.create_default_context(cafile=str(site_files / "certs" / "fullchain.pem")),
             access_log=tmp_path / "logs" / "llmproxy.access.log",
             web_ports=web_ports,
         )
@@ -216,31 +216,20 @@ def running_layout(
         stop_servers(servers)
 
 
-@pytest.fixture
-def layout(gateway: Gateway, running_layout: Layout) -> Layout:
-    running_layout.log_start = running_layout.access_log.stat().st_size
-    return running_layout
-
-
-def test_both_sdks_are_served_through_nginx_by_both_processes(
-    gateway: Gateway, layout: Layout
-) -> None:
-    client = layout.openai(gateway.key)
+def both_sdks_answer(layout: Layout, key: str) -> None:
+    client = layout.openai(key)
     for i in range(3):
         reply = client.chat.completions.create(
             model="gpt-4o-mini", messages=[{"role": "user", "content": f"hello {i}"}]
         )
         assert reply.choices[0].message.content == f"echo: hello {i}"
-
-    message = layout.anthropic(gateway.key).messages.create(
+    message = layout.anthropic(key).messages.create(
         model="gpt-4o-mini", max_tokens=50, messages=[{"role": "user", "content": "bonjour"}]
     )
     assert message.content[0].text == "echo: bonjour"  # type: ignore[union-attr]
 
-    assert layout.upstreams_used("/v1/") == set(layout.web_ports)
 
-
-def test_a_stream_arrives_through_nginx_chunk_by_chunk(gateway: Gateway, layout: Layout) -> None:
+def a_stream_arrives_chunk_by_chunk(layout: Layout, gateway: Gateway) -> None:
     gateway.fake.by_model["slow"] = Behaviour(chunk_delay=0.3)
     stream = layout.openai(gateway.key).chat.completions.create(
         model="slow", messages=[{"role": "user", "content": "one two three four"}], stream=True
@@ -254,6 +243,14 @@ def test_a_stream_arrives_through_nginx_chunk_by_chunk(gateway: Gateway, layout:
     gaps = [later - earlier for earlier, later in pairwise(arrivals)]
     assert len(gaps) == 4
     assert all(gap > 0.15 for gap in gaps), gaps  # not gathered up and sent at the end
+
+
+def test_through_nginx_both_sdks_and_a_stream_are_served_by_both_processes(
+    gateway: Gateway, layout: Layout
+) -> None:
+    both_sdks_answer(layout, gateway.key)
+    a_stream_arrives_chunk_by_chunk(layout, gateway)
+    assert layout.upstreams_used("/v1/") == set(layout.web_ports)
 
 
 async def request_events_on_the_dashboard(
@@ -303,9 +300,7 @@ def test_the_dashboard_socket_through_nginx_gets_the_events_of_both_processes(
     assert layout.upstreams_used("/v1/") == set(layout.web_ports)  # and so from both
 
 
-def test_nginx_probes_redirects_serves_static_files_and_limits_bodies(
-    gateway: Gateway, layout: Layout
-) -> None:
+def probes_are_answered_in_plain_http_and_the_rest_redirected(layout: Layout) -> None:
     with httpx.Client() as plain:
         assert plain.get(layout.plain_url + "/healthz").json() == {"status": "ok"}
         assert plain.get(layout.plain_url + "/readyz").status_code == 200
@@ -313,13 +308,15 @@ def test_nginx_probes_redirects_serves_static_files_and_limits_bodies(
         assert moved.status_code == 301
         assert moved.headers["location"].startswith("https://")
 
+
+def static_files_and_pages_are_served_and_large_bodies_refused(layout: Layout, key: str) -> None:
     with layout.http() as client:
         css = client.get(layout.url + "/static/admin/css/base.css")
         assert css.status_code == 200 and css.headers["content-type"] == "text/css"
         assert client.get(layout.url + "/dashboard/").status_code == 302  # to the login, no loop
 
         too_big = b'{"model": "m", "messages": [], "pad": "' + b"x" * (10 * 1024 * 1024) + b'"}'
-        headers = {"authorization": f"Bearer {gateway.key}", "content-type": "application/json"}
+        headers = {"authorization": f"Bearer {key}", "content-type": "application/json"}
         refused = client.post(layout.url + "/v1/chat/completions", content=too_big, headers=headers)
         assert refused.status_code == 413
         assert refused.json()["error"]["code"] == "request_too_large"
@@ -328,8 +325,8 @@ def test_nginx_probes_redirects_serves_static_files_and_limits_bodies(
         assert refused.json()["error"]["type"] == "request_too_large"
 
 
-def test_the_client_address_is_the_one_nginx_saw_not_the_one_the_client_claims(
-    gateway: Gateway, layout: Layout
+def the_client_address_is_the_one_nginx_saw_not_the_one_the_client_claims(
+    layout: Layout, key: str
 ) -> None:
     from proxy.models import RequestLog
 
@@ -338,7 +335,7 @@ def test_the_client_address_is_the_one_nginx_saw_not_the_one_the_client_claims(
         response = client.post(
             layout.url + "/v1/chat/completions",
             json={"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "hi"}]},
-            headers={"authorization": f"Bearer {gateway.key}", "x-forwarded-for": "203.0.113.7"},
+            headers={"authorization": f"Bearer {key}", "x-forwarded-for": "203.0.113.7"},
         )
     assert response.status_code == 200
     request_id = response.headers["x-llmproxy-request-id"]
@@ -347,3 +344,11 @@ def test_the_client_address_is_the_one_nginx_saw_not_the_one_the_client_claims(
         assert time.monotonic() < deadline, "the request was never recorded"
         time.sleep(0.05)
     assert log.client_ip == "127.0.0.2"
+
+
+def test_nginx_answers_probes_serves_static_files_limits_bodies_and_names_the_client(
+    gateway: Gateway, layout: Layout
+) -> None:
+    probes_are_answered_in_plain_http_and_the_rest_redirected(layout)
+    static_files_and_pages_are_served_and_large_bodies_refused(layout, gateway.key)
+    the_client_address_is_the_one_nginx_saw_not_the_one_the_client_claims(layout, gateway.key)
