@@ -31,7 +31,9 @@ def database_url() -> str:
     return f"postgres://{db['USER']}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
 
 
-def start_server(port: int, *, redis_url: str, **environment: str) -> subprocess.Popen[bytes]:
+def start_server(
+    port: int, *, redis_url: str, uvicorn_args: tuple[str, ...] = (), **environment: str
+) -> subprocess.Popen[bytes]:
     """`uvicorn llmproxy.asgi:application` on 127.0.0.1:`port`, on the test database and
     `redis_url`, with this process's secrets; `environment` adds or overrides variables."""
     from django.conf import settings
@@ -56,6 +58,7 @@ def start_server(port: int, *, redis_url: str, **environment: str) -> subprocess
             *(sys.executable, "-m", "uvicorn", "llmproxy.asgi:application"),
             *("--port", str(port), "--lifespan", "off", "--log-level", "warning"),
             "--no-access-log",
+            *uvicorn_args,
         ],
         cwd=ROOT,
         env=env,

@@ -195,7 +195,11 @@ def layout(gateway: Gateway, redis_db: None, site_files: Path, tmp_path: Path) -
         }
     )
     production = {"HTTPS_ONLY": "true", "TRUSTED_PROXIES": "127.0.0.1"}
-    servers = [start_server(port, redis_url=REDIS_URL, **production) for port in web_ports]
+    # As deploy/ runs them: uvicorn believes no forwarded header, the app decides.
+    servers = [
+        start_server(port, redis_url=REDIS_URL, uvicorn_args=("--no-proxy-headers",), **production)
+        for port in web_ports
+    ]
     nginx: subprocess.Popen[bytes] | None = None
     try:
         for port, process in zip(web_ports, servers, strict=True):
