@@ -245,8 +245,10 @@ def a_stream_arrives_chunk_by_chunk(layout: Layout, gateway: Gateway) -> None:
             text += chunk.choices[0].delta.content
     assert text == "echo: one two three four"
     gaps = [later - earlier for earlier, later in pairwise(arrivals)]
-    assert len(gaps) == 4
-    assert all(gap > 0.15 for gap in gaps), gaps  # not gathered up and sent at the end
+    assert len(gaps) == 4  # the upstream waits 0.3 s between chunks: 1.2 s in all
+    # Not gathered up and sent at the end (a loaded machine may bunch two chunks).
+    assert arrivals[-1] - arrivals[0] > 0.6, gaps
+    assert sum(gap > 0.1 for gap in gaps) >= 3, gaps
 
 
 def test_through_nginx_both_sdks_and_a_stream_are_served_by_both_processes(
