@@ -2,23 +2,17 @@
 
 from __future__ import annotations
 
-import os
-import socket
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 
 from tests.conftest import Gateway
+from tests.servers import free_port, start_server, stop_servers, wait_until_up
 
 REDIS_URL = "redis://127.0.0.1:6379/2"
-ROOT = Path(__file__).resolve().parents[2]
 
 
 def redis_cache() -> Any:
@@ -57,77 +51,16 @@ def test_counters_on_redis_are_atomic_across_concurrent_clients(redis_db: None) 
     assert redis_cache().get("llmproxy:test:shared") == 400
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def database_url() -> str:
-    from django.db import connection
-
-    db = connection.settings_dict
-    if connection.vendor == "sqlite":
-        return f"sqlite:///{db['NAME']}"
-    return f"postgres://{db['USER']}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
-
-
-def start_server(port: int) -> subprocess.Popen[bytes]:
-    from django.conf import settings
-
-    env = {
-        name: value
-        for name, value in os.environ.items()
-        if not name.endswith(("_API_KEY", "_BASE_URL")) and name != "TEST_DATABASE_NAME"
-    }
-    env.update(
-        DATABASE_URL=database_url(),
-        DATABASE_POOL="false",
-        REDIS_URL=REDIS_URL,
-        SECRET_KEY=settings.SECRET_KEY,
-        ENCRYPTION_KEY=settings.ENCRYPTION_KEY,
-        DJANGO_SETTINGS_MODULE="llmproxy.settings",
-        LOG_LEVEL="WARNING",
-    )
-    return subprocess.Popen(
-        [
-            *(sys.executable, "-m", "uvicorn", "llmproxy.asgi:application"),
-            *("--port", str(port), "--lifespan", "off", "--log-level", "warning"),
-            "--no-access-log",
-        ],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-    )
-
-
-def wait_until_up(port: int, process: subprocess.Popen[bytes]) -> None:
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise AssertionError(process.stderr.read().decode() if process.stderr else "exited")
-        try:
-            httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=0.5)
-            return
-        except httpx.HTTPError:
-            time.sleep(0.1)
-    raise AssertionError("the server did not start")
-
-
 @pytest.fixture
 def two_servers(redis_db: None, gateway: Gateway) -> Iterator[list[str]]:
     ports = [free_port(), free_port()]
-    processes = [start_server(port) for port in ports]
+    processes = [start_server(port, redis_url=REDIS_URL) for port in ports]
     try:
         for port, process in zip(ports, processes, strict=True):
             wait_until_up(port, process)
         yield [f"http://127.0.0.1:{port}/v1" for port in ports]
     finally:
-        for process in processes:
-            process.terminate()
-        for process in processes:
-            process.wait(10)
+        stop_servers(processes)
 
 
 def test_two_server_processes_share_one_rate_limit_through_redis(

@@ -11,7 +11,6 @@ from __future__ import annotations
 import os
 import re
 import signal
-import socket
 import sqlite3
 import subprocess
 import sys
@@ -25,6 +24,7 @@ import openai
 import pytest
 
 from proxy.fake_upstream import FakeUpstream
+from tests.servers import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -33,12 +33,6 @@ ROOT = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.skipif(
     bool(os.environ.get("DATABASE_URL")), reason="serve is tested in the SQLite run"
 )
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @dataclass

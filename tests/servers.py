@@ -1,0 +1,91 @@
+"""Proxy server processes for tests: uvicorn subprocesses on loopback sharing the test
+database (and a Redis database), as several production processes share theirs."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def database_url() -> str:
+    """The test database, as a URL a server process can be given."""
+    from django.db import connection
+
+    db = connection.settings_dict
+    if connection.vendor == "sqlite":
+        return f"sqlite:///{db['NAME']}"
+    return f"postgres://{db['USER']}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
+
+
+def start_server(
+    port: int, *, redis_url: str, uvicorn_args: tuple[str, ...] = (), **environment: str
+) -> subprocess.Popen[bytes]:
+    """`uvicorn llmproxy.asgi:application` on 127.0.0.1:`port`, on the test database and
+    `redis_url`, with this process's secrets; `environment` adds or overrides variables."""
+    from django.conf import settings
+
+    env = {
+        name: value
+        for name, value in os.environ.items()
+        if not name.endswith(("_API_KEY", "_BASE_URL")) and name != "TEST_DATABASE_NAME"
+    }
+    env.update(
+        DATABASE_URL=database_url(),
+        DATABASE_POOL="false",
+        REDIS_URL=redis_url,
+        SECRET_KEY=settings.SECRET_KEY,
+        ENCRYPTION_KEY=settings.ENCRYPTION_KEY,
+        DJANGO_SETTINGS_MODULE="llmproxy.settings",
+        LOG_LEVEL="WARNING",
+        **environment,
+    )
+    return subprocess.Popen(
+        [
+            *(sys.executable, "-m", "uvicorn", "llmproxy.asgi:application"),
+            *("--port", str(port), "--lifespan", "off", "--log-level", "warning"),
+            "--no-access-log",
+            *uvicorn_args,
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+
+
+def wait_until_up(port: int, process: subprocess.Popen[bytes]) -> None:
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise AssertionError(process.stderr.read().decode() if process.stderr else "exited")
+        try:
+            httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=0.5)
+            return
+        except httpx.HTTPError:
+            time.sleep(0.1)
+    raise AssertionError("the server did not start")
+
+
+def stop_servers(processes: list[subprocess.Popen[bytes]]) -> None:
+    for process in processes:
+        process.terminate()
+    for process in processes:
+        try:
+            process.wait(10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
