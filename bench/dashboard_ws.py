@@ -21,6 +21,7 @@ import argparse
 import http.client
 import json
 import os
+import signal
 import socket
 import statistics
 import subprocess
@@ -146,8 +147,9 @@ def measure(args: argparse.Namespace) -> dict[str, Any]:
         ))  # fmt: skip
         upstream = f"http://127.0.0.1:{upstream_port}/v1"
         session, key = prepare(env, upstream)
+        profile = ["-m", "cProfile", "-o", args.profile] if args.profile else []
         children.append(subprocess.Popen(
-            [PYTHON, "-m", "daphne", "-b", "127.0.0.1", "-p", str(proxy_port),
+            [PYTHON, *profile, "-m", "daphne", "-b", "127.0.0.1", "-p", str(proxy_port),
              "llmproxy.asgi:application"],
             cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, text=True,
         ))  # fmt: skip
@@ -179,7 +181,7 @@ def measure(args: argparse.Namespace) -> dict[str, Any]:
     finally:
         for child in reversed(children):
             if child.poll() is None:
-                child.terminate()
+                child.send_signal(signal.SIGINT if args.profile else signal.SIGTERM)
                 try:
                     child.wait(20)
                 except subprocess.TimeoutExpired:
@@ -228,6 +230,7 @@ def main() -> None:
     parser.add_argument("--sample", type=int, default=20)
     parser.add_argument("--pause", type=float, default=0.0, help="seconds between request pairs")
     parser.add_argument("--hold", type=float, default=1.0, help="seconds idle after connecting")
+    parser.add_argument("--profile", help="run the server under cProfile, writing this file")
     parser.add_argument("--json", help="append the result as one JSON line to this file")
     args = parser.parse_args()
     if args.command == "probe":
