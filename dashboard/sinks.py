@@ -1,23 +1,29 @@
-"""Writing frames straight to daphne's WebSocket protocol, with back-pressure.
+"""Writing event frames straight to daphne's WebSocket connections.
 
 A consumer's `send` goes through channels (`AsyncWebsocketConsumer.send` → session
 middleware → daphne's `Server.handle_reply` coroutine → `WebSocketProtocol.handle_reply`
-→ autobahn `sendMessage` → twisted `transport.write`): a coroutine and a task switch per
-browser per frame. Under daphne, the hub skips those layers for event frames: it writes
-one autobahn *prepared message* (framed once, shared by every browser of the same scope)
-to each protocol, synchronously, from its fan-out pass. Nothing is lost by skipping them:
-the session middleware only acts on `http.response.start`, daphne's `handle_reply` only
-checks that the connection is still open (done here with the protocol's state).
+→ autobahn `sendMessage`, which formats debug-log arguments on every call → twisted
+`transport.write`, which registers the socket with the reactor and writes on the next
+loop turn): a task switch, a coroutine and two `epoll_ctl` calls per browser per frame.
+Under daphne the hub skips those layers for event frames: its fan-out pass frames each
+scope's message once (autobahn's `PreparedMessage`) and hands the same bytes to every
+browser of that scope, written with one `send()` on the socket when twisted holds nothing
+queued for it (otherwise through `transport.write`, which keeps the order). Nothing is lost
+by skipping the layers: the session middleware only acts on `http.response.start`, daphne's
+`handle_reply` only checks that the connection is open (done here with the protocol's
+state), and daphne never negotiates compression.
 
-Back-pressure: the sink registers itself as the twisted transport's streaming producer.
-Twisted pauses it when more than `bufferSize` (64 KiB) waits unsent for that browser and
-resumes it when the buffer drains. While paused, events wait in the subscriber's bounded
-buffer (oldest dropped and counted); a browser paused for longer than
-`DASHBOARD_CLIENT_STALL_SECONDS` is disconnected. So a stalled browser holds at most
-64 KiB plus one frame in twisted and `DASHBOARD_CLIENT_BUFFER` events in the hub.
+A browser that stops reading: once more than `BACKLOG_BYTES` (64 KiB) wait unsent in
+twisted for it, its events wait in the subscriber's bounded buffer instead (oldest dropped,
+counted in `dropped`) and go out as one frame in the first pass after it catches up; a
+browser behind for longer than `DASHBOARD_CLIENT_STALL_SECONDS` is disconnected. So a
+stalled browser holds at most the kernel's socket buffer, 64 KiB plus one frame in twisted
+and `DASHBOARD_CLIENT_BUFFER` events in the hub.
 
-Under any other server (uvicorn, channels' test communicator) `attach` returns None and
-the consumer keeps its per-browser pump task.
+This reads twisted's transport internals (`socket`, `dataBuffer`, `offset`,
+`_tempDataLen`); `attach` checks they exist and returns None otherwise, as it does under
+any other server (uvicorn, channels' test communicator): the consumer then keeps its
+per-browser pump task and channels' `send`.
 """
 
 from __future__ import annotations
