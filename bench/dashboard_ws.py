@@ -129,6 +129,12 @@ def run_probe(upstream_port: int, proxy_port: int, key: str, args: argparse.Name
     return {"direct": direct, "proxied": proxied, "added": proxied - direct}
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time a process has used so far (Linux /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def percentile(ordered: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
 
@@ -173,10 +179,18 @@ def measure(args: argparse.Namespace) -> dict[str, Any]:
         print(f"{connected} WebSocket clients connected", flush=True)
         if args.hold:
             time.sleep(args.hold)
+        cpu_before = cpu_seconds(server_pid), cpu_seconds(clients.pid)
+        started = time.monotonic()
         loaded = run_probe(upstream_port, proxy_port, key, args)
         clients.stdin.write("stop\n")
         clients.stdin.flush()
         tally = json.loads(clients.stdout.readline())
+        wall = time.monotonic() - started
+        cpu = {
+            "wall_s": wall,
+            "server_cpu_s": cpu_seconds(server_pid) - cpu_before[0],
+            "clients_cpu_s": cpu_seconds(clients.pid) - cpu_before[1],
+        }
         clients.wait(30)
     finally:
         for child in reversed(children):
@@ -201,6 +215,7 @@ def measure(args: argparse.Namespace) -> dict[str, Any]:
         "dropped": tally["sampled_dropped"],
         "closed_early": tally["closed_early"],
         "receipts": len(delays),
+        **cpu,
     }
     if delays:
         result.update(
@@ -211,6 +226,8 @@ def measure(args: argparse.Namespace) -> dict[str, Any]:
               f"{min(tally['sampled_events'])}-{max(tally['sampled_events'])} events each, "
               f"{args.requests} requests): p50 {result['p50']:.1f} ms, p95 {result['p95']:.1f} ms, "
               f"p99 {result['p99']:.1f} ms, max {result['max']:.1f} ms", flush=True)  # fmt: skip
+    print(f"loaded phase {cpu['wall_s']:.1f} s: server used {cpu['server_cpu_s']:.1f} CPU s, "
+          f"WebSocket clients {cpu['clients_cpu_s']:.1f} CPU s", flush=True)  # fmt: skip
     print(f"frames per client {tally['frames_min']}-{tally['frames_max']}, dropped "
           f"{tally['sampled_dropped']}, closed early {tally['closed_early']}", flush=True)  # fmt: skip
     return result

@@ -1,6 +1,6 @@
 """The per-process event hub: local WebSocket subscribers and the cross-process transport.
 
-    producer (any thread) ──publish──▶ EventHub ──coalesced fan-out, on the server loop──▶ browsers
+    producer (any thread) ──publish──▶ EventHub ──fan-out pass per window, on the loop──▶ browsers
                                            └──sender thread──▶ transport ──▶ other processes
 
 `publish` never blocks and never awaits: it appends to bounded deques and wakes
@@ -8,10 +8,10 @@ whoever delivers. Local delivery is coalesced into windows (`coalesce_window`:
 `DASHBOARD_COALESCE_SECONDS`, growing towards `DASHBOARD_COALESCE_MAX_SECONDS` as
 browsers and the cost of a pass grow) on the event loop that serves the WebSockets.
 One fan-out pass per window: each distinct scope's events are filtered, framed and
-encoded once (`Batch`), then written to each browser, `FANOUT_SLICE` browsers per loop
-turn so that proxied requests are served between slices. Under daphne the pass writes
-straight to the WebSocket protocol (`dashboard.sinks`); elsewhere it wakes the browser's
-pump task. Each subscriber has a bounded buffer that drops its oldest events when the
+encoded once (`Batch`), then written to each browser, `DASHBOARD_FANOUT_SLICE` browsers
+per loop turn so that proxied requests are served between slices. Under daphne the pass
+writes straight to each browser's socket (`dashboard.sinks`); elsewhere it wakes the
+browser's pump task. Each subscriber has a bounded buffer that drops its oldest events when the
 browser falls behind, so a slow or dead browser costs the proxy nothing.
 Batches for other processes go through the transport on a sender thread; batches from
 other processes arrive through the transport's listener.
@@ -43,8 +43,6 @@ Event = dict[str, Any]
 # Batches for other processes are gathered over this window (one outbox row or one
 # Redis message per window, however busy the proxy is).
 SHARE_WINDOW_SECONDS = 0.1
-# Browsers written per loop turn in a fan-out pass (the loop serves requests in between).
-FANOUT_SLICE = 100
 # The coalescing window reaches DASHBOARD_COALESCE_MAX_SECONDS at this many browsers.
 COALESCE_FULL_AT = 1000
 
@@ -239,10 +237,11 @@ class EventHub:
         """Deliver `batch` to a slice of subscribers, then let the loop breathe."""
         slice_started = time.perf_counter()
         now = time.monotonic()
-        for subscriber in subscribers[start : start + FANOUT_SLICE]:
+        end = start + settings.DASHBOARD_FANOUT_SLICE
+        for subscriber in subscribers[start:end]:
             batch.deliver(subscriber, now)
         busy += time.perf_counter() - slice_started
-        start += FANOUT_SLICE
+        start = end
         if start < len(subscribers) and self._loop is not None:
             self._loop.call_soon(self._fan_out, subscribers, start, batch, started, busy)
         else:
