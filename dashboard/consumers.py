@@ -1,7 +1,9 @@
 """WebSocket consumer: translates hub events into frames for one browser. No logic here.
 
 Frames sent: `{"events": [...], "dropped": n}`, one per coalesced batch, where
-`dropped` counts events this browser missed because it fell behind.
+`dropped` counts events this browser missed because it fell behind. Under daphne the
+hub writes frames to the socket itself (`dashboard.sinks`); elsewhere a pump task per
+browser sends them.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from channels.generic.websocket import AsyncWebsocketConsumer
 from dashboard.broadcast import get_hub
 from dashboard.hub import Subscriber, frame
 from dashboard.selectors import user_can_view_dashboard, visible_namespace_ids
+from dashboard.sinks import DaphneSink
 
 
 @database_sync_to_async
@@ -38,7 +41,8 @@ class EventsConsumer(AsyncWebsocketConsumer):
             return
         self.subscriber = get_hub().subscribe(namespaces)
         await self.accept()
-        self.pump = asyncio.create_task(self._pump(self.subscriber))
+        if DaphneSink.attach(self.base_send, self.subscriber) is None:
+            self.pump = asyncio.create_task(self._pump(self.subscriber))
 
     async def _pump(self, subscriber: Subscriber) -> None:
         while True:
@@ -48,6 +52,8 @@ class EventsConsumer(AsyncWebsocketConsumer):
     async def disconnect(self, code: int) -> None:
         if self.subscriber is not None:
             get_hub().unsubscribe(self.subscriber)
+            if self.subscriber.sink is not None:
+                self.subscriber.sink.detach()
             self.subscriber = None
         if self.pump is not None:
             self.pump.cancel()

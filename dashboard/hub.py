@@ -1,15 +1,20 @@
 """The per-process event hub: local WebSocket subscribers and the cross-process transport.
 
-    producer (any thread) ──publish──▶ EventHub ──coalesced, on the server loop──▶ Subscribers
+    producer (any thread) ──publish──▶ EventHub ──fan-out pass per window, on the loop──▶ browsers
                                            └──sender thread──▶ transport ──▶ other processes
 
 `publish` never blocks and never awaits: it appends to bounded deques and wakes
-whoever delivers. Local delivery is coalesced into windows of
-`DASHBOARD_COALESCE_SECONDS` on the event loop that serves the WebSockets; each
-subscriber (one per browser) has its own bounded buffer that drops its oldest
-events when the browser falls behind, so a slow or dead browser costs the proxy
-nothing. Batches for other processes go through the transport on a sender
-thread; batches from other processes arrive through the transport's listener.
+whoever delivers. Local delivery is coalesced into windows (`coalesce_window`:
+`DASHBOARD_COALESCE_SECONDS`, growing towards `DASHBOARD_COALESCE_MAX_SECONDS` as
+browsers and the cost of a pass grow) on the event loop that serves the WebSockets.
+One fan-out pass per window: each distinct scope's events are filtered, framed and
+encoded once (`Batch`), then written to each browser, `DASHBOARD_FANOUT_SLICE` browsers
+per loop turn so that proxied requests are served between slices. Under daphne the pass
+writes straight to each browser's socket (`dashboard.sinks`); elsewhere it wakes the
+browser's pump task. Each subscriber has a bounded buffer that drops its oldest events when the
+browser falls behind, so a slow or dead browser costs the proxy nothing.
+Batches for other processes go through the transport on a sender thread; batches from
+other processes arrive through the transport's listener.
 """
 
 from __future__ import annotations
@@ -28,6 +33,7 @@ from typing import Any
 
 from django.conf import settings
 
+from dashboard.sinks import DaphneSink, prepare
 from dashboard.transports import Transport, make_transport
 
 log = logging.getLogger(__name__)
@@ -37,6 +43,8 @@ Event = dict[str, Any]
 # Batches for other processes are gathered over this window (one outbox row or one
 # Redis message per window, however busy the proxy is).
 SHARE_WINDOW_SECONDS = 0.1
+# The coalescing window reaches DASHBOARD_COALESCE_MAX_SECONDS at this many browsers.
+COALESCE_FULL_AT = 1000
 
 
 class Subscriber:
@@ -53,25 +61,35 @@ class Subscriber:
         self.buffer: deque[str] = deque(maxlen=buffer_size or settings.DASHBOARD_CLIENT_BUFFER)
         self.ready = asyncio.Event()
         self.dropped = 0
+        self.sink: DaphneSink | None = None  # set when frames go straight to daphne
+        self.closed = False
 
     def offer(self, encoded: Iterable[tuple[int | None, str]]) -> None:
         """Called on the loop with (namespace_id, JSON) pairs; keeps what this subscriber
         may see, dropping its oldest events when the buffer is full."""
-        added = False
-        buffer = self.buffer
         scope = self.namespaces
-        for namespace_id, text in encoded:
-            if scope is None or namespace_id in scope:
-                if len(buffer) == buffer.maxlen:
-                    self.dropped += 1
-                buffer.append(text)
-                added = True
-        if added:
-            self.ready.set()
+        self.keep(
+            [text for namespace_id, text in encoded if scope is None or namespace_id in scope]
+        )
+
+    def keep(self, events: list[str]) -> None:
+        """Buffer events this subscriber may see (oldest dropped when full) and wake its pump."""
+        if not events:
+            return
+        buffer = self.buffer
+        overflow = len(buffer) + len(events) - (buffer.maxlen or 0)
+        if overflow > 0:
+            self.dropped += overflow
+        buffer.extend(events)
+        self.ready.set()
 
     async def take(self) -> tuple[list[str], int]:
         """Wait for events; return them all (JSON) with the count dropped since the last take."""
         await self.ready.wait()
+        return self.take_now()
+
+    def take_now(self) -> tuple[list[str], int]:
+        """Everything buffered (JSON) and the count dropped since the last take."""
         self.ready.clear()
         events = list(self.buffer)
         self.buffer.clear()
@@ -82,6 +100,54 @@ class Subscriber:
 def frame(events: list[str], dropped: int) -> str:
     """The WebSocket frame for a batch of encoded events."""
     return '{"events":[' + ",".join(events) + '],"dropped":' + str(dropped) + "}"
+
+
+class Batch:
+    """One fan-out pass's events: filtered, framed and encoded once per distinct scope
+    (all staff browsers share one frame, all viewers of the same namespaces another)."""
+
+    def __init__(self, encoded: list[tuple[int | None, str]]) -> None:
+        self.encoded = encoded
+        self._events: dict[frozenset[int] | None, list[str]] = {}
+        self._prepared: dict[frozenset[int] | None, bytes] = {}
+
+    def events_for(self, scope: frozenset[int] | None) -> list[str]:
+        events = self._events.get(scope)
+        if events is None:
+            events = [
+                text
+                for namespace_id, text in self.encoded
+                if scope is None or namespace_id in scope
+            ]
+            self._events[scope] = events
+        return events
+
+    def prepared_for(self, scope: frozenset[int] | None) -> bytes:
+        prepared = self._prepared.get(scope)
+        if prepared is None:
+            prepared = prepare(frame(self.events_for(scope), 0).encode())
+            self._prepared[scope] = prepared
+        return prepared
+
+    def deliver(self, subscriber: Subscriber, now: float) -> None:
+        """Write this batch to one browser: the shared frame when it is up to date,
+        else through its buffer (which counts what it drops)."""
+        if subscriber.closed:
+            return
+        scope = subscriber.namespaces
+        events = self.events_for(scope)
+        if not events:
+            return
+        sink = subscriber.sink
+        if sink is None:
+            subscriber.keep(events)  # its pump task sends
+        elif not sink.ready(now):
+            subscriber.keep(events)  # behind: wait in its bounded buffer
+        elif subscriber.buffer or subscriber.dropped:
+            subscriber.keep(events)
+            sink.flush()
+        else:
+            sink.write(self.prepared_for(scope))
 
 
 class EventHub:
@@ -101,6 +167,7 @@ class EventHub:
         self._listening = False
         self.published = 0
         self.dropped = 0
+        self.last_pass_seconds = 0.0  # loop time the last fan-out pass took
 
     # --- producers (any thread, never blocks) ------------------------------------------
     def publish(self, event: Event) -> None:
@@ -132,28 +199,64 @@ class EventHub:
             running = asyncio.get_running_loop()
         except RuntimeError:
             running = None
+        window = self.coalesce_window()
         if running is loop:
-            loop.call_later(settings.DASHBOARD_COALESCE_SECONDS, self._flush)
+            loop.call_later(window, self._flush)
         else:
             try:
-                loop.call_soon_threadsafe(
-                    loop.call_later, settings.DASHBOARD_COALESCE_SECONDS, self._flush
-                )
+                loop.call_soon_threadsafe(loop.call_later, window, self._flush)
             except RuntimeError:  # the loop is closed: nobody is listening any more
                 with self._lock:
                     self._flush_scheduled = False
                     self._pending.clear()
 
+    def coalesce_window(self) -> float:
+        """How long events gather before a fan-out pass: the configured window, growing
+        with the number of browsers up to the maximum, and at least twice the loop time
+        the last pass took (so fan-out uses at most about a third of the loop)."""
+        base = settings.DASHBOARD_COALESCE_SECONDS
+        top = max(base, settings.DASHBOARD_COALESCE_MAX_SECONDS)
+        scaled = base + (top - base) * min(1.0, len(self._subscribers) / COALESCE_FULL_AT)
+        return min(top, max(scaled, 2 * self.last_pass_seconds))
+
+    # --- fan-out (on the server's event loop) ------------------------------------------
     def _flush(self) -> None:
+        started = time.perf_counter()
         with self._lock:
             events = list(self._pending)
             self._pending.clear()
-            self._flush_scheduled = False
-        if not events:
+        if not events or not self._subscribers:
+            self._pass_done(started, 0.0)
             return
-        encoded = [(event.get("namespace_id"), json.dumps(event)) for event in events]
-        for subscriber in list(self._subscribers):
-            subscriber.offer(encoded)
+        batch = Batch([(event.get("namespace_id"), json.dumps(event)) for event in events])
+        self._fan_out(list(self._subscribers), 0, batch, started, 0.0)
+
+    def _fan_out(
+        self, subscribers: list[Subscriber], start: int, batch: Batch, started: float, busy: float
+    ) -> None:
+        """Deliver `batch` to a slice of subscribers, then let the loop breathe."""
+        slice_started = time.perf_counter()
+        now = time.monotonic()
+        end = start + settings.DASHBOARD_FANOUT_SLICE
+        for subscriber in subscribers[start:end]:
+            batch.deliver(subscriber, now)
+        busy += time.perf_counter() - slice_started
+        start = end
+        if start < len(subscribers) and self._loop is not None:
+            self._loop.call_soon(self._fan_out, subscribers, start, batch, started, busy)
+        else:
+            self._pass_done(started, busy)
+
+    def _pass_done(self, started: float, busy: float) -> None:
+        """One pass at a time: schedule the next one if events arrived meanwhile."""
+        self.last_pass_seconds = busy
+        with self._lock:
+            if not self._pending or self._loop is None:
+                self._flush_scheduled = False
+                return
+            loop = self._loop
+        elapsed = time.perf_counter() - started
+        loop.call_later(max(0.0, self.coalesce_window() - elapsed), self._flush)
 
     # --- subscribers (on the server's event loop) --------------------------------------
     def subscribe(self, namespaces: frozenset[int] | None) -> Subscriber:
@@ -171,6 +274,7 @@ class EventHub:
         return subscriber
 
     def unsubscribe(self, subscriber: Subscriber) -> None:
+        subscriber.closed = True
         self._subscribers.discard(subscriber)
 
     @property

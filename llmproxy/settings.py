@@ -183,8 +183,15 @@ if DASHBOARD_EVENT_TRANSPORT not in ("auto", "channels", "database", "local"):
     raise environ.ImproperlyConfigured(
         "DASHBOARD_EVENT_TRANSPORT must be one of auto, channels, database, local"
     )
-# Events are delivered in batches gathered over this window (seconds).
+# Events are delivered in batches gathered over this window (seconds); the window grows
+# towards the maximum as browsers connect (reached at 1,000) and as fan-out gets costly.
 DASHBOARD_COALESCE_SECONDS = env.float("DASHBOARD_COALESCE_SECONDS", default=0.025)
+DASHBOARD_COALESCE_MAX_SECONDS = env.float("DASHBOARD_COALESCE_MAX_SECONDS", default=0.05)
+# Browsers written per event-loop turn in a fan-out pass (requests are served in between).
+DASHBOARD_FANOUT_SLICE = env.int("DASHBOARD_FANOUT_SLICE", default=100)
+# A browser that has not read its frames (64 KiB waiting unsent) for this long is
+# disconnected (seconds); meanwhile its events wait in its bounded buffer.
+DASHBOARD_CLIENT_STALL_SECONDS = env.float("DASHBOARD_CLIENT_STALL_SECONDS", default=30.0)
 # Events buffered per browser; a browser that falls further behind loses its oldest.
 DASHBOARD_CLIENT_BUFFER = env.int("DASHBOARD_CLIENT_BUFFER", default=500)
 # Events buffered per process before delivery (oldest dropped beyond it).
