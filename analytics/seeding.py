@@ -68,7 +68,15 @@ Row = tuple[Any, ...]
 
 
 class Synthesizer:
-    """Rows for [end - days, end), oldest first; `bodies` is the share of rows with a body."""
+    """Rows for [end - days, end), oldest first; `bodies` is the share of rows with a body.
+
+    What a request did (model, outcome, tokens, latency, cost...) is drawn from a
+    pool of `POOL` requests sampled up front; each row then only draws its pool
+    entry, key, time, id and session. Sums and percentiles follow the same
+    distributions, and ten million rows cost seconds of Python, not minutes.
+    """
+
+    POOL = 8192
 
     def __init__(
         self, keys: list[tuple[int, int]], *, rows: int, days: float, end: datetime, seed: int,
@@ -78,22 +86,19 @@ class Synthesizer:
         self.keys = keys
         self.total = rows
         self.start = end - timedelta(days=days)
-        self.span = days * 86400.0
+        self.step = days * 86400.0 / max(rows, 1)
         self.bodies = bodies
         self.index = 0
-        self.outcomes = [o[:2] for o in OUTCOMES]
-        self.weights = [o[2] for o in OUTCOMES]
+        self.pool = [self._request() for _ in range(self.POOL)]
 
-    def row(self) -> tuple[Row, Row | None]:
+    def _request(self) -> tuple[Row, Row]:
+        """(the log's columns from `endpoint` to `user_agent`, but `session_id`), (a body)."""
         rng = self.rng
-        namespace_id, key_id = self.keys[rng.randrange(len(self.keys))]
         m = MODELS[rng.randrange(len(MODELS))]
         embedding = m.requested.startswith("text-embedding")
         api_format = "anthropic" if m.provider == "anthropic" and rng.random() < 0.7 else "openai"
-        endpoint = (
-            "embeddings" if embedding else ("messages" if api_format == "anthropic" else "chat")
-        )
-        status, error_type = rng.choices(self.outcomes, self.weights)[0]
+        endpoint = "embeddings" if embedding else ("messages" if api_format == "anthropic" else "chat")
+        status, error_type = rng.choices([o[:2] for o in OUTCOMES], [o[2] for o in OUTCOMES])[0]
         ok = status < 400
         stream = not embedding and rng.random() < 0.6
         latency = rng.lognormvariate(0, 0.6) * m.latency_ms
@@ -109,14 +114,7 @@ class Synthesizer:
             finish = "length" if rng.random() < m.truncation else "stop"
         else:
             finish = "client_disconnected" if status == 499 else "error"
-        created = self.start + timedelta(
-            seconds=self.span * (self.index + rng.random()) / self.total
-        )
-        self.index += 1
-        log_id = f"{rng.getrandbits(128):032x}"
         log = (
-            log_id, created, namespace_id, key_id,
-            f"session-{rng.randrange(50_000)}" if rng.random() < 0.5 else "",
             endpoint, api_format, stream, m.requested, m.resolved, m.provider,
             m.requested if m.requested == "fast" else "", status, error_type,
             f"Upstream {m.provider} answered {status}." if error_type else "",
@@ -130,15 +128,25 @@ class Synthesizer:
             f"10.0.{rng.randrange(256)}.{rng.randrange(1, 255)}", AGENTS[rng.randrange(len(AGENTS))],
             "{}",
         )  # fmt: skip
-        body = None
-        if self.bodies and rng.random() < self.bodies:
-            question = QUESTIONS[rng.randrange(len(QUESTIONS))].format(n=rng.randrange(10_000))
-            request = {"model": m.requested, "stream": stream,
-                       "messages": [{"role": "system", "content": "You are a support assistant."},
-                                    {"role": "user", "content": question}]}  # fmt: skip
-            answer = f"Synthetic answer to: {question}" if ok else ""
-            body = (log_id, json.dumps(request), "null", answer, False)
+        question = QUESTIONS[rng.randrange(len(QUESTIONS))].format(n=rng.randrange(10_000))
+        request = {"model": m.requested, "stream": stream,
+                   "messages": [{"role": "system", "content": "You are a support assistant."},
+                                {"role": "user", "content": question}]}  # fmt: skip
+        body = (json.dumps(request), "null", f"Synthetic answer to: {question}" if ok else "", False)
         return log, body
+
+    def row(self) -> tuple[Row, Row | None]:
+        rng = self.rng
+        namespace_id, key_id = self.keys[int(rng.random() * len(self.keys))]
+        log, body = self.pool[int(rng.random() * self.POOL)]
+        created = self.start + timedelta(seconds=self.step * (self.index + rng.random()))
+        self.index += 1
+        log_id = f"{rng.getrandbits(128):032x}"
+        session = f"session-{int(rng.random() * 50_000)}" if rng.random() < 0.5 else ""
+        row = (log_id, created, namespace_id, key_id, session, *log)
+        if self.bodies and rng.random() < self.bodies:
+            return row, (log_id, *body)
+        return row, None
 
     def chunk(self, size: int) -> Iterator[tuple[Row, Row | None]]:
         for _ in range(size):
@@ -205,11 +213,13 @@ def bulk_rows(rows: Iterator[tuple[Row, Row | None]]) -> int:
 
 @contextmanager
 def indexes_built_after() -> Iterator[None]:
-    """PostgreSQL, empty log only: drop the log's secondary indexes, rebuild them after.
+    """PostgreSQL, empty log only: drop the log's secondary indexes and foreign keys
+    for the load, then build them once over the loaded table.
 
-    Building an index once over the loaded table is several times faster than
-    updating six indexes row by row during the load (pg_restore does the same).
-    With rows already in the table (a live system), indexes are left alone.
+    Building an index once is several times faster than updating six indexes row by
+    row, and one validation pass of a foreign key beats a trigger per row
+    (pg_restore loads the same way). With rows already in the log (a system in
+    use), nothing is dropped.
     """
     if connection.vendor != "postgresql" or RequestLog.objects.exists():
         yield
@@ -217,11 +227,19 @@ def indexes_built_after() -> Iterator[None]:
     table = RequestLog._meta.db_table
     with connection.cursor() as cursor:
         cursor.execute(
-            "SELECT i.indexname, i.indexdef FROM pg_indexes i WHERE i.tablename = %s "
-            "AND i.indexname NOT IN (SELECT conname FROM pg_constraint)",
+            "SELECT conname, pg_get_constraintdef(oid) FROM pg_constraint "
+            "WHERE conrelid = %s::regclass AND contype = 'f'",
+            [table],
+        )
+        foreign_keys = cursor.fetchall()
+        cursor.execute(
+            "SELECT indexname, indexdef FROM pg_indexes WHERE tablename = %s "
+            "AND indexname NOT IN (SELECT conname FROM pg_constraint)",
             [table],
         )
         indexes = cursor.fetchall()
+        for name, _ in foreign_keys:
+            cursor.execute(f'ALTER TABLE {table} DROP CONSTRAINT "{name}"')
         for name, _ in indexes:
             cursor.execute(f'DROP INDEX "{name}"')
     try:
@@ -231,6 +249,8 @@ def indexes_built_after() -> Iterator[None]:
             cursor.execute("SET maintenance_work_mem = '256MB'")
             for _, definition in indexes:
                 cursor.execute(definition)
+            for name, definition in foreign_keys:
+                cursor.execute(f'ALTER TABLE {table} ADD CONSTRAINT "{name}" {definition}')
 
 
 def seed_logs(
