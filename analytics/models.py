@@ -10,7 +10,7 @@ has the dimensions a question needs:
 - "key": per namespace, key, model and provider (`MinuteRollup`, ...);
 - "model": per namespace, model and provider, keys added up (`ModelMinuteRollup`, ...);
 - "namespace": per namespace only (`NamespaceMinuteRollup`, ...), for charts and
-  totals: 20 namespaces make 20 rows an hour where 100 keys × 6 models make 600.
+  totals: 20 namespaces make 20 rows an hour where 100 keys and 6 models make 600.
 """
 
 from __future__ import annotations

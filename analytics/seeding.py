@@ -97,7 +97,9 @@ class Synthesizer:
         m = MODELS[rng.randrange(len(MODELS))]
         embedding = m.requested.startswith("text-embedding")
         api_format = "anthropic" if m.provider == "anthropic" and rng.random() < 0.7 else "openai"
-        endpoint = "embeddings" if embedding else ("messages" if api_format == "anthropic" else "chat")
+        endpoint = (
+            "embeddings" if embedding else ("messages" if api_format == "anthropic" else "chat")
+        )
         status, error_type = rng.choices([o[:2] for o in OUTCOMES], [o[2] for o in OUTCOMES])[0]
         ok = status < 400
         stream = not embedding and rng.random() < 0.6
@@ -132,7 +134,12 @@ class Synthesizer:
         request = {"model": m.requested, "stream": stream,
                    "messages": [{"role": "system", "content": "You are a support assistant."},
                                 {"role": "user", "content": question}]}  # fmt: skip
-        body = (json.dumps(request), "null", f"Synthetic answer to: {question}" if ok else "", False)
+        body = (
+            json.dumps(request),
+            "null",
+            f"Synthetic answer to: {question}" if ok else "",
+            False,
+        )
         return log, body
 
     def row(self) -> tuple[Row, Row | None]:
