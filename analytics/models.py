@@ -110,6 +110,7 @@ class MinuteRollup(Rollup):
         indexes = [
             models.Index(fields=["bucket"], name="rollup_min_bucket"),
             models.Index(fields=["namespace_id", "bucket"], name="rollup_min_ns_bucket"),
+            models.Index(fields=["api_key_id", "bucket"], name="rollup_min_key_bucket"),
         ]
 
 
@@ -118,6 +119,7 @@ class HourRollup(Rollup):
         indexes = [
             models.Index(fields=["bucket"], name="rollup_hour_bucket"),
             models.Index(fields=["namespace_id", "bucket"], name="rollup_hour_ns_bucket"),
+            models.Index(fields=["api_key_id", "bucket"], name="rollup_hour_key_bucket"),
         ]
 
 
@@ -126,6 +128,7 @@ class DayRollup(Rollup):
         indexes = [
             models.Index(fields=["bucket"], name="rollup_day_bucket"),
             models.Index(fields=["namespace_id", "bucket"], name="rollup_day_ns_bucket"),
+            models.Index(fields=["api_key_id", "bucket"], name="rollup_day_key_bucket"),
         ]
 
 
@@ -134,6 +137,7 @@ class ModelMinuteRollup(ModelRollup):
         indexes = [
             models.Index(fields=["bucket"], name="rollup_mmin_bucket"),
             models.Index(fields=["namespace_id", "bucket"], name="rollup_mmin_ns_bucket"),
+            models.Index(fields=["model", "bucket"], name="rollup_mmin_model_bucket"),
         ]
 
 
@@ -142,6 +146,7 @@ class ModelHourRollup(ModelRollup):
         indexes = [
             models.Index(fields=["bucket"], name="rollup_mhour_bucket"),
             models.Index(fields=["namespace_id", "bucket"], name="rollup_mhour_ns_bucket"),
+            models.Index(fields=["model", "bucket"], name="rollup_mhour_model_bucket"),
         ]
 
 
@@ -150,6 +155,7 @@ class ModelDayRollup(ModelRollup):
         indexes = [
             models.Index(fields=["bucket"], name="rollup_mday_bucket"),
             models.Index(fields=["namespace_id", "bucket"], name="rollup_mday_ns_bucket"),
+            models.Index(fields=["model", "bucket"], name="rollup_mday_model_bucket"),
         ]
 
 
