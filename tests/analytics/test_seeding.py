@@ -59,3 +59,20 @@ def test_it_builds_every_rollup_level_over_the_seeded_window() -> None:
     assert "Rollups" in output
     for table in (HourRollup, DayRollup, NamespaceDayRollup):
         assert table.objects.aggregate(n=Sum("requests"))["n"] == 1500
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_load_into_an_empty_log_ends_with_every_index_and_foreign_key_in_place() -> None:
+    from django.db import connection
+
+    def schema() -> tuple[set[str], set[str]]:
+        with connection.cursor() as cursor:
+            constraints = connection.introspection.get_constraints(cursor, "proxy_requestlog")
+        indexes = {name for name, c in constraints.items() if c["index"]}
+        foreign_keys = {name for name, c in constraints.items() if c["foreign_key"]}
+        return indexes, foreign_keys
+
+    before = schema()
+    seed("--rows", "500", "--namespaces", "1", "--keys", "1", "--no-rollup")
+    assert RequestLog.objects.count() == 500
+    assert schema() == before
