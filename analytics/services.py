@@ -202,10 +202,10 @@ def rollup_rebuild(*, since: datetime, until: datetime) -> dict[str, int]:
         counts["minute"] = rollup_minutes(since=max(since, floor_time(kept, "hour")), until=until)
     counts["day"] = rollup_coarser("day", since=since, until=until)
     if connection.vendor == "postgresql":  # fresh statistics after a bulk rewrite
-        with connection.cursor() as cursor:
+        with connection.cursor() as statements:
             for _, tables in LEVELS.values():
                 for table in tables.values():
-                    cursor.execute(f"ANALYZE {connection.ops.quote_name(table._meta.db_table)}")
+                    statements.execute(f"ANALYZE {connection.ops.quote_name(table._meta.db_table)}")
     return counts
 
 
