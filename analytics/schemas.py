@@ -3,9 +3,14 @@ from __future__ import annotations
 from datetime import datetime
 
 from ninja import Schema
+from pydantic import BaseModel
 
 
-class Point(Schema):
+class Point(BaseModel):
+    """Plain pydantic, not ninja's `Schema`: the selectors hand over dicts, and `Schema`
+    wraps every item in an ORM attribute getter, which took over a third of the time
+    of a 720-point answer."""
+
     requests: int
     errors: int
     error_rate: float

@@ -2,7 +2,9 @@
 
 `scope` is None for staff (every namespace) or the set of namespace ids a viewer
 may see. Ranges pick the granularity: up to 6 hours by minute, up to 7 days by
-hour, beyond by day (or as asked).
+hour, beyond by day (or as asked). Questions pick the level (`analytics.models.LEVELS`):
+the coarsest one that has the dimensions asked for, so a chart of totals sums one
+row per namespace and bucket, not one per key and model.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from typing import Any
 
 from django.db.models import QuerySet, Sum
 
-from analytics.models import GRANULARITIES, HISTOGRAM_FIELDS, LATENCY_BOUNDS_MS, Rollup
+from analytics.models import GRANULARITIES, HISTOGRAM_FIELDS, LATENCY_BOUNDS_MS, LEVELS, Totals
 from analytics.services import MEASURES, SUMMED_FIELDS, floor_time
 
 Scope = frozenset[int] | None
@@ -41,16 +43,30 @@ def pick_granularity(start: datetime, end: datetime, asked: str = "") -> str:
     return "day"
 
 
+def level_for(filters: Filters, by: str = "") -> str:
+    """The coarsest rollup level with every dimension a question groups or filters by."""
+    if by == "key" or filters.api_key_id is not None:
+        return "key"
+    if by in ("model", "provider") or filters.model or filters.provider:
+        return "model"
+    return "namespace"
+
+
 def rollups(
-    scope: Scope, start: datetime, end: datetime, granularity: str, filters: Filters | None = None
+    scope: Scope,
+    start: datetime,
+    end: datetime,
+    granularity: str,
+    filters: Filters | None = None,
+    by: str = "",
 ) -> QuerySet[Any]:
-    model: type[Rollup] = GRANULARITIES[granularity][0]
-    rows = model.objects.filter(
+    filters = filters or Filters()
+    model: type[Totals] = LEVELS[level_for(filters, by)][1][granularity]
+    rows: QuerySet[Any] = model.objects.filter(
         bucket__gte=floor_time(start, granularity), bucket__lt=end
     ).order_by()
     if scope is not None:
         rows = rows.filter(namespace_id__in=scope)
-    filters = filters or Filters()
     if filters.namespace_id is not None:
         rows = rows.filter(namespace_id=filters.namespace_id)
     if filters.api_key_id is not None:
@@ -149,7 +165,7 @@ def breakdown(
     field = BREAKDOWNS[by]
     granularity = pick_granularity(start, end)
     rows = (
-        rollups(scope, start, end, granularity, filters)
+        rollups(scope, start, end, granularity, filters, by)
         .values(field)
         .annotate(**_sums())
         .order_by("-sum_requests", field)[:limit]

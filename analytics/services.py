@@ -2,7 +2,11 @@
 
 Every function recomputes whole buckets of a window (delete, then insert in one
 transaction), so running it twice gives the same rows: the django-q2 schedule and
-a manual rebuild (`manage.py rollup_rebuild`) can overlap safely.
+a manual rebuild (`manage.py rollup_rebuild`) can overlap safely. Level "key" is
+written first; levels "model" and "namespace" are derived from it for the same
+buckets (`analytics.models.LEVELS`). Writes are set-based: the ORM builds the
+aggregate SELECT and the database inserts its rows (`INSERT ... SELECT`), so a
+rebuild over ten million log rows never brings a row into Python.
 """
 
 from __future__ import annotations
@@ -12,8 +16,8 @@ from decimal import Decimal
 from typing import Any
 
 from django.conf import settings
-from django.db import transaction
-from django.db.models import Case, Count, F, Q, Sum, When
+from django.db import connection, transaction
+from django.db.models import Case, Count, DecimalField, F, Q, QuerySet, Sum, Value, When
 from django.db.models.functions import Coalesce, Trunc
 from django.utils import timezone
 
@@ -21,10 +25,11 @@ from analytics.models import (
     GRANULARITIES,
     HISTOGRAM_FIELDS,
     LATENCY_BOUNDS_MS,
+    LEVELS,
     HourRollup,
     MinuteRollup,
-    Rollup,
     RollupWatermark,
+    Totals,
 )
 from proxy.models import RequestLog
 
@@ -77,15 +82,20 @@ def rollup_minutes(*, since: datetime, until: datetime) -> int:
 
 def rollup_from_log(granularity: str, *, since: datetime, until: datetime) -> int:
     """Recompute the rollups of one granularity over [since, until) from the request log."""
-    model, _ = GRANULARITIES[granularity]
     since, until = floor_time(since, granularity), _ceil_time(until, granularity)
-    rows: Any = (
+    rows = (
         RequestLog.objects.filter(created_at__gte=since, created_at__lt=until)
         .annotate(
             b=Trunc("created_at", granularity, tzinfo=UTC),
-            m=Case(When(resolved_model="", then=F("requested_model")), default=F("resolved_model")),
+            m=Coalesce(
+                Case(
+                    When(resolved_model="", then=F("requested_model")), default=F("resolved_model")
+                ),
+                Value(""),
+            ),
+            p=Coalesce(F("provider"), Value("")),
         )
-        .values("b", "namespace_id", "api_key_id", "m", "provider")
+        .values("b", "namespace_id", "api_key_id", "m", "p")
         .annotate(
             n=Count("id"),
             err=Count("id", filter=Q(status_code__gte=400)),
@@ -94,65 +104,85 @@ def rollup_from_log(granularity: str, *, since: datetime, until: datetime) -> in
             pt=Coalesce(Sum("prompt_tokens"), 0),
             ct=Coalesce(Sum("completion_tokens"), 0),
             cached=Coalesce(Sum("cached_tokens"), 0),
-            cost=Sum("cost_usd"),
+            cost=Coalesce(Sum("cost_usd"), Value(Decimal(0)), output_field=DecimalField()),
             lat=Coalesce(Sum("latency_ms"), 0.0),
             ovh=Coalesce(Sum("overhead_ms"), 0.0),
             **_histogram_aggregates(),
         )
         .order_by()
     )
-    objects = [
-        model(
-            bucket=row["b"],
-            namespace_id=row["namespace_id"],
-            api_key_id=row["api_key_id"],
-            model=row["m"] or "",
-            provider=row["provider"] or "",
-            requests=row["n"],
-            errors=row["err"],
-            streams=row["st"],
-            truncated=row["cut"],
-            prompt_tokens=row["pt"],
-            completion_tokens=row["ct"],
-            cached_tokens=row["cached"],
-            cost_usd=row["cost"] or Decimal(0),
-            latency_ms_sum=row["lat"],
-            overhead_ms_sum=row["ovh"],
-            **{name: row[name] for name in HISTOGRAM_FIELDS},
-        )
-        for row in rows
-    ]
-    return _replace(model, since, until, objects)
+    columns = {
+        "bucket": "b", "namespace_id": "namespace_id", "api_key_id": "api_key_id", "model": "m",
+        "provider": "p", "requests": "n", "errors": "err", "streams": "st", "truncated": "cut",
+        "prompt_tokens": "pt", "completion_tokens": "ct", "cached_tokens": "cached",
+        "cost_usd": "cost", "latency_ms_sum": "lat", "overhead_ms_sum": "ovh",
+        **{name: name for name in HISTOGRAM_FIELDS},
+    }  # fmt: skip
+    with transaction.atomic():
+        count = _replace(LEVELS["key"][1][granularity], since, until, rows, columns)
+        _derive_coarser_levels(granularity, since, until)
+    return count
 
 
 def rollup_coarser(granularity: str, *, since: datetime, until: datetime) -> int:
     """Recompute hour rollups from minutes, or day rollups from hours, for [since, until)."""
-    model, _ = GRANULARITIES[granularity]
-    source: type[Rollup] = MinuteRollup if granularity == "hour" else HourRollup
+    source: type[Totals] = MinuteRollup if granularity == "hour" else HourRollup
     since, until = floor_time(since, granularity), _ceil_time(until, granularity)
-    rows: Any = (
+    rows = (
         source.objects.filter(bucket__gte=since, bucket__lt=until)
         .annotate(b=Trunc("bucket", granularity, tzinfo=UTC))
         .values("b", *DIMENSIONS)
         .annotate(**{f"sum_{name}": Sum(name) for name in SUMMED_FIELDS})
         .order_by()
     )
-    objects = [
-        model(
-            bucket=row["b"],
-            **{d: row[d] for d in DIMENSIONS},
-            **{name: row[f"sum_{name}"] for name in SUMMED_FIELDS},
-        )
-        for row in rows
-    ]
-    return _replace(model, since, until, objects)
-
-
-def _replace(model: type[Rollup], since: datetime, until: datetime, objects: list[Any]) -> int:
+    columns = {"bucket": "b", **{d: d for d in DIMENSIONS}}
+    columns.update({name: f"sum_{name}" for name in SUMMED_FIELDS})
     with transaction.atomic():
-        model.objects.filter(bucket__gte=since, bucket__lt=until).delete()
-        model.objects.bulk_create(objects, batch_size=1000)
-    return len(objects)
+        count = _replace(LEVELS["key"][1][granularity], since, until, rows, columns)
+        _derive_coarser_levels(granularity, since, until)
+    return count
+
+
+def _derive_coarser_levels(granularity: str, since: datetime, until: datetime) -> None:
+    """Level "model" from level "key", level "namespace" from "model", same buckets."""
+    finer = "key"
+    for level in ("model", "namespace"):
+        dimensions, tables = LEVELS[level]
+        rows = (
+            LEVELS[finer][1][granularity]
+            .objects.filter(bucket__gte=since, bucket__lt=until)
+            .values("bucket", *dimensions)
+            .annotate(**{f"sum_{name}": Sum(name) for name in SUMMED_FIELDS})
+            .order_by()
+        )
+        columns = {"bucket": "bucket", **{d: d for d in dimensions}}
+        columns.update({name: f"sum_{name}" for name in SUMMED_FIELDS})
+        _replace(tables[granularity], since, until, rows, columns)
+        finer = level
+
+
+def _replace(
+    model: type[Totals],
+    since: datetime,
+    until: datetime,
+    rows: QuerySet[Any],
+    columns: dict[str, str],
+) -> int:
+    """Delete the window's rows of `model`, then INSERT ... SELECT the aggregate `rows`.
+
+    Set-based: the database aggregates and inserts in one statement, no row comes
+    back to Python. `columns` maps each target column to its alias in `rows`.
+    """
+    model.objects.filter(bucket__gte=since, bucket__lt=until).delete()
+    select, params = rows.query.sql_with_params()
+    quote = connection.ops.quote_name
+    sql = (
+        f"INSERT INTO {quote(model._meta.db_table)} ({', '.join(quote(c) for c in columns)}) "
+        f"SELECT {', '.join('s.' + quote(a) for a in columns.values())} FROM ({select}) s"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return max(cursor.rowcount, 0)
 
 
 def rollup_rebuild(*, since: datetime, until: datetime) -> dict[str, int]:
@@ -171,6 +201,11 @@ def rollup_rebuild(*, since: datetime, until: datetime) -> dict[str, int]:
     if until > kept:
         counts["minute"] = rollup_minutes(since=max(since, floor_time(kept, "hour")), until=until)
     counts["day"] = rollup_coarser("day", since=since, until=until)
+    if connection.vendor == "postgresql":  # fresh statistics after a bulk rewrite
+        with connection.cursor() as statements:
+            for _, tables in LEVELS.values():
+                for table in tables.values():
+                    statements.execute(f"ANALYZE {connection.ops.quote_name(table._meta.db_table)}")
     return counts
 
 
@@ -189,7 +224,8 @@ def rollup_recent(now: datetime | None = None) -> dict[str, int]:
     counts["hour"] = rollup_coarser("hour", since=since, until=now)
     counts["day"] = rollup_coarser("day", since=since, until=now)
     RollupWatermark.objects.update_or_create(name="minute", defaults={"until": now})
-    MinuteRollup.objects.filter(bucket__lt=floor_time(oldest, "hour")).delete()
+    for level in LEVELS.values():
+        level[1]["minute"].objects.filter(bucket__lt=floor_time(oldest, "hour")).delete()
     return counts
 
 

@@ -7,6 +7,7 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
+from django.db.models import Count, Sum
 
 from analytics.models import DayRollup, HourRollup, MinuteRollup
 from analytics.services import rollup_coarser, rollup_minutes, rollup_rebuild, rollup_recent
@@ -95,3 +96,82 @@ def test_the_rebuild_command_and_the_task_fill_the_rollups(now: Any) -> None:
     call_command("rollup_rebuild", days=1)
     assert sum(HourRollup.objects.values_list("requests", flat=True)) == 1
     assert rollup_recent_task()["minute"] == 1
+
+
+def _seeded_days(now: Any) -> tuple[Any, Any]:
+    """Two whole days of seeded traffic, rolled up; returns the window."""
+    from analytics.seeding import seed_keys, seed_logs
+
+    end = now.replace(hour=0, minute=0)
+    start, end = seed_logs(rows=1200, days=2, end=end, keys=seed_keys(3, 2), bodies=0)
+    rollup_rebuild(since=start, until=end)
+    return start, end
+
+
+RAW = {"requests": Count("id"), "prompt_tokens": Sum("prompt_tokens"), "cost_usd": Sum("cost_usd")}
+
+
+def test_every_level_and_granularity_adds_up_to_the_raw_log(now: Any) -> None:
+    from analytics.models import LEVELS
+    from proxy.models import RequestLog
+
+    _seeded_days(now)
+    raw = {
+        row["namespace_id"]: row
+        for row in RequestLog.objects.values("namespace_id").annotate(**RAW).order_by()
+    }
+    for level, (_, tables) in LEVELS.items():
+        for granularity in ("hour", "day"):
+            kept = {
+                row["namespace_id"]: row
+                for row in tables[granularity]
+                .objects.values("namespace_id")
+                .annotate(**{m: Sum(m) for m in RAW})
+                .order_by()
+            }
+            assert set(kept) == set(raw), (level, granularity)
+            for namespace, row in raw.items():
+                assert kept[namespace]["requests"] == row["requests"], (level, granularity)
+                assert kept[namespace]["prompt_tokens"] == row["prompt_tokens"]
+                assert kept[namespace]["cost_usd"] == row["cost_usd"]
+
+
+def test_the_selectors_answer_as_the_raw_log_does_at_every_level(now: Any) -> None:
+    from analytics.selectors import Filters, breakdown, summary, timeseries
+    from proxy.models import RequestLog
+
+    start, end = _seeded_days(now)
+    key = RequestLog.objects.values_list("api_key_id", flat=True).first()
+    logs = RequestLog.objects.filter(created_at__gte=start, created_at__lt=end)
+    for filters, rows in [
+        (Filters(), logs),
+        (Filters(model="gpt-4o"), logs.filter(requested_model="gpt-4o")),
+        (Filters(provider="anthropic"), logs.filter(provider="anthropic")),
+        (Filters(api_key_id=key), logs.filter(api_key_id=key)),
+    ]:
+        expected = rows.aggregate(**RAW)
+        got = summary(None, start, end, filters)
+        assert got["requests"] == expected["requests"], filters
+        assert got["prompt_tokens"] == expected["prompt_tokens"], filters
+        _, points = timeseries(None, start, end, "hour", filters)
+        assert sum(p["requests"] for p in points) == expected["requests"], filters
+    by_model = {g["key"]: g["requests"] for g in breakdown(None, start, end, "model")}
+    raw_by_model = dict(logs.values_list("resolved_model").annotate(n=Count("id")).order_by())
+    assert by_model == raw_by_model
+
+
+def test_charts_of_totals_read_the_namespace_level(now: Any) -> None:
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from analytics.selectors import Filters, breakdown, timeseries
+
+    start, end = _seeded_days(now)
+    with CaptureQueriesContext(connection) as queries:
+        timeseries(None, start, end, "hour")
+        breakdown(None, start, end, "namespace")
+    assert all("analytics_namespacehourrollup" in q["sql"] for q in queries.captured_queries)
+    with CaptureQueriesContext(connection) as queries:
+        breakdown(None, start, end, "model")
+        timeseries(None, start, end, "hour", Filters(provider="openai"))
+    assert all("analytics_modelhourrollup" in q["sql"] for q in queries.captured_queries)

@@ -1,4 +1,4 @@
-"""Data growth: seed_request_logs, prune_logs, per-namespace retention and its scheduled job."""
+"""Data growth: prune_logs, per-namespace retention and its scheduled job."""
 
 from __future__ import annotations
 
@@ -35,26 +35,6 @@ def run(*args: str) -> str:
     out = StringIO()
     call_command(*args, stdout=out)
     return out.getvalue()
-
-
-def test_seed_request_logs_spreads_realistic_rows_over_namespaces_keys_and_days() -> None:
-    output = run(
-        "seed_request_logs", "--rows", "3000", "--namespaces", "3", "--keys", "2", "--chunk", "1000"
-    )
-    assert "Seeded 3000 request logs" in output and "rows/s" in output
-    assert RequestLog.objects.count() == 3000
-    assert RequestLog.objects.values("namespace").distinct().count() == 3
-    assert RequestLog.objects.values("api_key").distinct().count() == 6
-    assert RequestLog.objects.values("requested_model").distinct().count() >= 5
-    oldest = RequestLog.objects.order_by("created_at").first()
-    assert oldest is not None and oldest.created_at < timezone.now() - timedelta(days=25)
-    assert RequestLog.objects.filter(status_code__gte=400).exists()
-    assert RequestLog.objects.filter(stream=True).exists()
-
-
-def test_seed_request_logs_can_seed_bodies_too() -> None:
-    run("seed_request_logs", "--rows", "50", "--namespaces", "1", "--keys", "1", "--bodies")
-    assert RequestBody.objects.count() == 50
 
 
 def test_prune_logs_deletes_old_rows_and_their_bodies_in_batches() -> None:
