@@ -131,8 +131,10 @@ class Sampler(threading.Thread):
 def write_csv(path: Path, samples: list[Sample]) -> None:
     with path.open("w", newline="") as f:
         writer = csv.writer(f)
-        writer.writerow(["seconds", "pid", "role", "rss_kb"])
-        writer.writerows((s.seconds, s.pid, s.role, s.rss_kb) for s in samples)
+        writer.writerow(["seconds", "pid", "role", "rss_kb", "anon_kb", "file_kb", "threads"])
+        writer.writerows(
+            (s.seconds, s.pid, s.role, s.rss_kb, s.anon_kb, s.file_kb, s.threads) for s in samples
+        )
 
 
 def main() -> None:

@@ -21,6 +21,9 @@ class Sample:
     pid: int
     role: str  # daphne, qcluster, serve, ...
     rss_kb: int
+    anon_kb: int = 0  # RssAnon: the heap and other private memory
+    file_kb: int = 0  # RssFile: mapped files (shared libraries, SQLite's mmap)
+    threads: int = 0
 
 
 def parent_of(stat: str) -> int:
@@ -53,6 +56,12 @@ def rss_kb(status: str) -> int | None:
     return int(match.group(1)) if match else None
 
 
+def status_field(status: str, name: str) -> int:
+    """A number from the text of /proc/PID/status (0 when absent)."""
+    match = re.search(rf"^{name}:\s+(\d+)", status, re.M)
+    return int(match.group(1)) if match else 0
+
+
 def role_of(cmdline: str) -> str:
     """What a server process is, from its NUL-separated /proc/PID/cmdline."""
     args = [a for a in cmdline.split("\0") if a]
@@ -71,12 +80,15 @@ def sample_tree(root: int, seconds: float, proc: Path = PROC) -> list[Sample]:
     samples = []
     for pid in descendants(root, proc):
         try:
-            rss = rss_kb((proc / str(pid) / "status").read_text())
+            status = (proc / str(pid) / "status").read_text()
             cmdline = (proc / str(pid) / "cmdline").read_text()
         except OSError:
             continue
+        rss = rss_kb(status)
         if rss is not None:
-            samples.append(Sample(seconds, pid, role_of(cmdline), rss))
+            anon, file = status_field(status, "RssAnon"), status_field(status, "RssFile")
+            threads = status_field(status, "Threads")
+            samples.append(Sample(seconds, pid, role_of(cmdline), rss, anon, file, threads))
     return samples
 
 
