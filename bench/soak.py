@@ -51,7 +51,7 @@ if str(ROOT) not in sys.path:
 
 from bench.report import git_commit  # noqa: E402
 from bench.run import free_port, load_average, manage, wait_for  # noqa: E402
-from bench.soak_memory import Sample, sample_tree  # noqa: E402
+from bench.soak_memory import Sample, descendants, sample_tree, totals_by_role  # noqa: E402
 from bench.soak_report import render_soak  # noqa: E402
 from bench.soak_traffic import CLAUDE_ROUTE, Tally, drive  # noqa: E402
 
@@ -127,6 +127,24 @@ class Sampler(threading.Thread):
         while not self.stop.is_set():
             self.samples += sample_tree(self.root, round(time.monotonic() - self.started, 1))
             self.stop.wait(self.interval)
+
+
+def stop_orphans(pids: list[int]) -> list[int]:
+    """Stop the server processes still running after `serve` exited (when it has to SIGKILL
+    a q cluster that did not stop in time, the cluster's own processes are left behind)."""
+    alive = [
+        pid
+        for pid in pids
+        if Path(f"/proc/{pid}").exists()
+        and "manage.py" in Path(f"/proc/{pid}/cmdline").read_text(errors="replace")
+    ]
+    for pid in alive:
+        os.kill(pid, signal.SIGTERM)
+    time.sleep(5)
+    for pid in alive:
+        if Path(f"/proc/{pid}").exists():
+            os.kill(pid, signal.SIGKILL)
+    return alive
 
 
 def write_csv(path: Path, samples: list[Sample]) -> None:
@@ -225,7 +243,9 @@ def main() -> None:
             if elapsed >= args.warmup and "warmup" not in load:
                 load["warmup"] = load_average()
             if int(elapsed) % 30 == 0:
-                rss = {s.role: s.rss_kb // 1024 for s in sampler.samples[-8:]}
+                latest = sampler.samples[-1].seconds if sampler.samples else 0
+                now = [s for s in sampler.samples[-16:] if s.seconds == latest]
+                rss = {role: kb // 1024 for role, kb in totals_by_role(now).get(latest, {}).items()}
                 print(
                     f"{elapsed:5.0f} s  sent {tally.sent}  answered {tally.answered}  "
                     f"in flight {tally.in_flight}  RSS MB {rss}  load {load_average()}",
@@ -246,8 +266,10 @@ def main() -> None:
         sampler.join()
         time.sleep(3)  # the log writers flush every LOG_FLUSH_SECONDS
         stored_running = int(manage(env, "shell", "-c", COUNT).strip().splitlines()[-1])
+        tree = descendants(serve.pid)
         serve.send_signal(signal.SIGTERM)
         serve.wait(60)
+        orphans = stop_orphans(tree)
         stored = int(manage(env, "shell", "-c", COUNT).strip().splitlines()[-1])
         finished_at = datetime.now(UTC)
     finally:
@@ -271,6 +293,7 @@ def main() -> None:
         finished_at=finished_at,
         commands=commands,
         out_dir=out_dir,
+        orphans=orphans,
     )
     (out_dir / "report.md").write_text(report)
     statuses = [[kind, status, n] for (kind, status), n in sorted(tally.statuses.items())]

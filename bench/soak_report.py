@@ -50,6 +50,7 @@ def render_soak(
     finished_at: datetime,
     commands: dict[str, str],
     out_dir: Path,
+    orphans: list[int],
 ) -> str:
     series = role_series(samples)
     counts = process_counts(samples)
@@ -88,6 +89,13 @@ def render_soak(
         f"- **Request log**: {stored} records for {tally.answered} requests answered "
         f"({stored_running} while the proxy was still running, 3 s after the last answer): "
         + ("every request recorded." if stored == tally.answered else "**counts differ**."),
+        (
+            f"- **Stopping**: `serve` exited, but {len(orphans)} q cluster processes were "
+            "still running (it SIGKILLs a cluster that does not stop within 20 s, which "
+            "leaves the cluster's own processes behind); the soak stopped them."
+            if orphans
+            else "- **Stopping**: `serve` stopped every process it started."
+        ),
         f"- **Processes sampled** (VmRSS every {args.interval:g} s, all processes under "
         "`serve`): " + ", ".join(f"{role} {n}" for role, n in sorted(counts.items())) + ".",
         "",
