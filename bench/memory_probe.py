@@ -7,7 +7,7 @@ imported, serves `llmproxy.asgi:application` with uvicorn (the same app daphne
 serves), and every `--every` seconds writes to DIR/memory-probe.txt: the process's
 RSS (anonymous and file-backed), what tracemalloc traces (memory Python allocated
 and still holds), glibc's own view (`mallinfo2`: bytes in use and free inside
-malloc's arenas) and the 25 source lines whose allocations grew most since the
+malloc's arenas) traced memory per package, and the 25 source lines whose allocations grew most since the
 first snapshot (taken when the server is ready, before any request). RSS minus
 traced memory is what Python's allocator does not see: native libraries (numpy,
 OpenSSL, SQLite's page cache) and memory freed but kept by the allocators.
@@ -54,6 +54,25 @@ def status_kb(name: str) -> int:
     return 0
 
 
+def by_package(snapshot: Any) -> list[tuple[str, int]]:
+    """Traced bytes per top-level package (site-packages/<name>, the project's apps, ...)."""
+    sizes: dict[str, int] = {}
+    for trace in snapshot.traces:
+        # the most recent frame outside importlib: code loaded by an import counts for
+        # the module that imported it
+        frames = [f.filename for f in trace.traceback if not f.filename.startswith("<")]
+        path = frames[-1] if frames else trace.traceback[-1].filename
+        parts = path.split("/site-packages/", 1)
+        if len(parts) == 2:
+            name = parts[1].split("/", 1)[0]
+        elif "/lib/python3" in path:
+            name = "stdlib"
+        else:
+            name = Path(path).parent.name or path
+        sizes[name] = sizes.get(name, 0) + trace.size
+    return sorted(sizes.items(), key=lambda item: -item[1])
+
+
 def report(out: Path, label: str, first: Any, previous: Any) -> Any:
     snapshot = tracemalloc.take_snapshot().filter_traces(
         [tracemalloc.Filter(False, tracemalloc.__file__)]
@@ -71,6 +90,9 @@ def report(out: Path, label: str, first: Any, previous: Any) -> Any:
             f"   glibc malloc: heap {info['arena'] / 2**20:.1f} MB + mmapped {info['hblkhd'] / 2**20:.1f}"
             f" MB; in use {info['uordblks'] / 2**20:.1f} MB, free but kept {info['fordblks'] / 2**20:.1f} MB"
         )
+    lines.append("   traced memory by package:")
+    for package, size in by_package(snapshot)[:15]:
+        lines.append(f"     {size / 2**20:7.1f} MB  {package}")
     if first is not None:
         for title, base in (("since ready", first), ("since the previous report", previous)):
             lines.append(f"   top growth {title}:")
@@ -86,7 +108,7 @@ def main() -> None:
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--out", required=True)
     parser.add_argument("--every", type=float, default=60.0)
-    parser.add_argument("--frames", type=int, default=1)
+    parser.add_argument("--frames", type=int, default=8)
     args = parser.parse_args()
     out = Path(args.out) / "memory-probe.txt"
     tracemalloc.start(args.frames)
