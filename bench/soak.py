@@ -176,6 +176,7 @@ def main() -> None:
     parser.add_argument("--out-dir", default="")
     parser.add_argument("--keep-data", action="store_true", help="keep the throwaway DATA_DIR")
     args = parser.parse_args()
+    commit = git_commit()  # the code that is about to be measured
     stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
     out_dir = Path(args.out_dir or ROOT / "bench" / "out" / f"soak-{stamp}")
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -287,7 +288,7 @@ def main() -> None:
         stored=stored,
         stored_running=stored_running,
         args=args,
-        commit=git_commit(),
+        commit=commit,
         load=load,
         started_at=started_at,
         finished_at=finished_at,
