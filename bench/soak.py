@@ -34,7 +34,6 @@ import asyncio
 import csv
 import json
 import os
-import shlex
 import shutil
 import signal
 import subprocess
@@ -166,13 +165,6 @@ def main() -> None:
     parser.add_argument("--interval", type=float, default=5.0, help="seconds between samples")
     parser.add_argument("--postgres", action="store_true", help="PostgreSQL + Redis DB 13")
     parser.add_argument("--malloc-arena-max", default="", help="MALLOC_ARENA_MAX for the proxy")
-    parser.add_argument(
-        "--server",
-        choices=("serve", "probe"),
-        default="serve",
-        help="serve: `manage.py serve` (daphne + qcluster), as `make run`; probe: the app "
-        "under uvicorn with tracemalloc reports every minute (bench/memory_probe.py)",
-    )
     parser.add_argument("--out-dir", default="")
     parser.add_argument("--keep-data", action="store_true", help="keep the throwaway DATA_DIR")
     args = parser.parse_args()
@@ -222,17 +214,12 @@ def main() -> None:
             .strip()
             .splitlines()[-1]
         )
-        server = [PYTHON, "manage.py", "serve", "--port", str(proxy_port)]
-        if args.server == "probe":
-            server = [PYTHON, "-m", "bench.memory_probe", "--port", str(proxy_port)]
-            server += ["--out", str(out_dir)]
-            commands["proxy"] = shlex.join(["python", *server[1:]]) + "  (uvicorn, tracemalloc)"
         serve = subprocess.Popen(
-            server,
+            [PYTHON, "manage.py", "serve", "--port", str(proxy_port)],
             cwd=ROOT, env=server_env, stdout=logs["serve"], stderr=logs["serve"],
         )  # fmt: skip
         wait_for(f"http://127.0.0.1:{upstream_port}/v1/models")
-        wait_for(f"http://127.0.0.1:{proxy_port}/healthz", timeout=180)  # tracemalloc: slow
+        wait_for(f"http://127.0.0.1:{proxy_port}/healthz", timeout=120)
         time.sleep(3)  # the q cluster's workers start after daphne answers
         load = {"start": load_average()}
         started_at = datetime.now(UTC)
