@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 export DJANGO_SETTINGS_MODULE := llmproxy.settings
 
-.PHONY: run test test-sqlite test-postgres test-browser coverage lint bench demo install clean
+.PHONY: run test test-sqlite test-postgres test-browser coverage lint bench soak demo install clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -55,6 +55,11 @@ bench: install
 	$(BIN)/python bench/run.py
 	$(BIN)/python bench/patterns_cost.py
 	$(BIN)/python bench/rules_cost.py
+
+# 2 min warm-up + 10 min of steady mixed load through `manage.py serve`, with the RSS of
+# every server process sampled; writes bench/out/soak-*/report.md. See bench/README.md.
+soak: install
+	$(BIN)/python bench/soak.py
 
 # A fake upstream, a demo namespace and routes, and mixed traffic through the running
 # proxy (start it first with `make run`); open http://127.0.0.1:8000/dashboard/.

@@ -61,6 +61,7 @@ def config_file(directory: Path, upstream_port: int) -> Path:
                 "kind": "anthropic",
                 "base_url": f"http://127.0.0.1:{upstream_port}",
                 "api_key": "env:OPENAI_API_KEY",  # the fake upstream checks no key
+                "allow_private_network": True,  # it listens on loopback (SSRF guard)
             }
         ],
         "routes": [

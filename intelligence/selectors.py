@@ -13,6 +13,8 @@ from pgvector.django import CosineDistance
 
 from intelligence.models import Pattern, PromptEmbedding, SemanticCacheEntry
 
+CHUNK_ROWS = 1000  # rows compared at a time by `nearest` without pgvector
+
 
 def uses_pgvector() -> bool:
     return connection.vendor == "postgresql"
@@ -34,13 +36,36 @@ def nearest(
             "distance"
         )[:limit]
         return [(row, 1.0 - float(row.distance)) for row in rows]
-    rows = list(queryset)
-    if not rows:
-        return []
-    matrix = np.vstack([as_array(row.vector) for row in rows])
-    similarities = matrix @ vector.astype(np.float32)
-    order = np.argsort(-similarities)[:limit]
-    return [(rows[i], float(similarities[i])) for i in order]
+    query = vector.astype(np.float32)
+    best: list[tuple[float, Any]] = []  # (similarity, pk), best first
+    pks: list[Any] = []
+    vectors: list[np.ndarray] = []
+    # Compared CHUNK_ROWS at a time: memory stays flat however many rows are stored
+    # (loading them all made the q cluster's worker grow with the table; bench/RESULTS.md).
+    for pk, value in queryset.values_list("pk", "vector").iterator(chunk_size=CHUNK_ROWS):
+        pks.append(pk)
+        vectors.append(as_array(value))
+        if len(pks) == CHUNK_ROWS:
+            best = _best_of(best, pks, vectors, query, limit)
+            pks, vectors = [], []
+    if pks:
+        best = _best_of(best, pks, vectors, query, limit)
+    rows = queryset.model._default_manager.in_bulk([pk for _, pk in best])
+    return [(rows[pk], similarity) for similarity, pk in best if pk in rows]
+
+
+def _best_of(
+    best: list[tuple[float, Any]],
+    pks: list[Any],
+    vectors: list[np.ndarray],
+    query: np.ndarray,
+    limit: int,
+) -> list[tuple[float, Any]]:
+    """The `limit` most similar of `best` and this chunk, best first."""
+    similarities = np.vstack(vectors) @ query
+    order = np.argsort(-similarities, kind="stable")[:limit]
+    chunk = [(float(similarities[i]), pks[i]) for i in order]
+    return sorted([*best, *chunk], key=lambda pair: -pair[0])[:limit]
 
 
 def nearest_cache_entry(

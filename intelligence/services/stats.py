@@ -73,7 +73,9 @@ def rollup_hours(pattern_ids: set[int] | None, hours: set[datetime]) -> int:
         if pattern_ids is not None:
             insights = insights.filter(pattern_id__in=pattern_ids)
         rows: dict[int, dict[str, Any]] = defaultdict(_empty)
-        for insight in insights:
+        # streamed: an hour of traffic held in memory at once made the q cluster's
+        # worker grow with the hour's requests (the soak, bench/RESULTS.md)
+        for insight in insights.iterator(chunk_size=2000):
             assert insight.pattern_id is not None
             _accumulate(insight, rows[insight.pattern_id])
         with transaction.atomic():
@@ -100,7 +102,7 @@ def rollup(*, since: datetime | None = None) -> int:
     moments = RequestInsight.objects.filter(created_at__gte=hour_of(since)).values_list(
         "created_at", flat=True
     )
-    hours = {hour_of(m) for m in moments}
+    hours = {hour_of(m) for m in moments.iterator(chunk_size=2000)}
     return rollup_hours(None, hours)
 
 

@@ -105,3 +105,36 @@ def test_the_similarity_query_uses_the_hnsw_index(gateway: Gateway) -> None:
             cursor.execute("RESET enable_seqscan")
             cursor.execute("RESET enable_sort")
     assert "Index Scan using prompt_embedding_hnsw" in plan, plan
+
+
+@pytest.mark.django_db
+def test_nearest_neighbours_are_the_same_when_rows_are_compared_a_chunk_at_a_time(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from intelligence import selectors
+    from proxy.models import Namespace
+    from tests.intelligence.test_discovery import logged
+
+    namespace = Namespace.objects.create(name="chunks")
+    texts = [
+        "Translate good morning into Spanish",
+        "Plan a week in Japan",
+        "Fix my SQL query",
+        "How do you say good night in Spanish?",
+        "Write a haiku about the sea",
+        "Say good morning in Spanish, please",
+        "Book a table for two",
+    ]
+    for text in texts:
+        log = logged(namespace, text)
+        PromptEmbedding.objects.create(log=log, namespace=namespace, vector=embed(text).tolist())
+    query = embed("How do you say good morning in Spanish?")
+    expected = sorted((float(embed(t) @ query), t) for t in texts)[::-1][:3]
+
+    monkeypatch.setattr(selectors, "CHUNK_ROWS", 2)  # 7 rows: four chunks, the last one short
+    found = similar_prompts(namespace_id=namespace.id, vector=query, limit=3)
+
+    assert [row.log.body.request["messages"][0]["content"] for row, _ in found] == [
+        text for _, text in expected
+    ]
+    assert [similarity for _, similarity in found] == pytest.approx([s for s, _ in expected])
