@@ -1,6 +1,9 @@
 """Start the ASGI server (daphne) and the django-q2 worker together.
 
 Ctrl-C or SIGTERM stops both; each flushes its pending request records first.
+Each child runs in its own process group: one that does not stop within 20 s is
+killed with every process it started (the q cluster forks its workers), so no
+orphan keeps running, or holding the database, after `serve` has returned.
 """
 
 from __future__ import annotations
@@ -40,11 +43,12 @@ class Command(BaseCommand):
                     "-p",
                     str(port),
                     "llmproxy.asgi:application",
-                ]
+                ],
+                start_new_session=True,
             )
         }
         if not options["no_worker"]:
-            children["qcluster"] = subprocess.Popen([*manage, "qcluster"])
+            children["qcluster"] = subprocess.Popen([*manage, "qcluster"], start_new_session=True)
         self.stdout.write(f"LLM Proxy on http://{host}:{port}/  (admin: /admin/, API: /v1/)")
         self.stdout.flush()
 
@@ -71,7 +75,8 @@ class Command(BaseCommand):
             try:
                 code = child.wait(timeout=max(0.1, deadline - time.monotonic()))
             except subprocess.TimeoutExpired:
-                child.kill()
+                self.stderr.write(f"{name} did not stop within 20 s; killing it and its processes.")
+                os.killpg(child.pid, signal.SIGKILL)
                 code = child.wait()
             self.stdout.write(f"{name} exited with status {code}.")
             failed = failed or code not in (0, -signal.SIGTERM)
