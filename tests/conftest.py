@@ -129,6 +129,15 @@ class Gateway:
             time.sleep(0.02)
 
 
+@pytest.fixture
+def fresh_minute() -> None:
+    """Start the test early in a clock minute: rate limits and throttles count in fixed
+    one-minute windows, and a test that straddles a boundary would see its count reset."""
+    left = 60 - time.time() % 60
+    if left < 20:
+        time.sleep(left + 0.05)
+
+
 def make_key(namespace: str = "team-a", name: str = "test", **kwargs: Any) -> tuple[str, Any]:
     from proxy.services.keys import api_key_create, namespace_get_or_create
 

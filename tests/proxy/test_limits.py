@@ -11,6 +11,8 @@ import pytest
 
 from tests.conftest import Gateway, make_key
 
+pytestmark = pytest.mark.usefixtures("fresh_minute")
+
 ASK = [{"role": "user", "content": "count my tokens please"}]
 
 

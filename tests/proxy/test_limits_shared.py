@@ -64,7 +64,9 @@ def two_servers(redis_db: None, gateway: Gateway) -> Iterator[list[str]]:
 
 
 def test_two_server_processes_share_one_rate_limit_through_redis(
-    gateway: Gateway, two_servers: list[str]
+    gateway: Gateway,
+    two_servers: list[str],
+    fresh_minute: None,  # last: after the servers have started
 ) -> None:
     import openai
 

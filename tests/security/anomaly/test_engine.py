@@ -79,6 +79,7 @@ def test_a_new_key_starts_from_its_namespace_baseline(
     assert anomaly.summary.startswith("key team-a/fresh: ")
 
 
+@pytest.mark.usefixtures("fresh_minute")
 def test_a_throttle_caps_the_key_until_it_is_lifted(
     gateway: Gateway, engine: AnomalyEngine
 ) -> None:
