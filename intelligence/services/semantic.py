@@ -12,7 +12,9 @@ nothing twice (one embedding per request).
 from __future__ import annotations
 
 import hashlib
+import time
 from collections import Counter
+from collections.abc import Iterator
 
 from django.db import transaction
 
@@ -23,6 +25,7 @@ from intelligence.services.embeddings import _STOP, _WORD, embed, prompt_for_emb
 CLUSTER_THRESHOLD = 0.45
 DUPLICATE_THRESHOLD = 0.95
 FREE_FORM_EXAMPLES = 1  # a template that matched only this many prompts explains nothing
+TIME_BUDGET_SECONDS = 120.0  # one run's share of the worker (django-q2 kills tasks at 300 s)
 
 
 def top_terms(texts: list[str], limit: int = 5) -> str:
@@ -47,15 +50,32 @@ def _joinable(neighbour: PromptEmbedding) -> bool:
     return insight is None or _is_free_form(insight)
 
 
-def embed_and_cluster(*, limit: int = 2000) -> dict[str, int]:
-    """Embed requests that have none yet; cluster the free-form ones. Returns counts."""
-    insights = list(
+def _with_bodies(pks: list[str], chunk: int = 200) -> Iterator[RequestInsight]:
+    """The insights with their logs' bodies, 200 at a time (not thousands of bodies at once)."""
+    for start in range(0, len(pks), chunk):
+        rows = RequestInsight.objects.filter(pk__in=pks[start : start + chunk])
+        yield from rows.select_related("log__body").order_by("created_at")
+
+
+def embed_and_cluster(*, limit: int = 2000, seconds: float = TIME_BUDGET_SECONDS) -> dict[str, int]:
+    """Embed requests that have none yet; cluster the free-form ones. Returns counts.
+
+    Stops after `seconds` (each embedding is committed as it is made, so the next run
+    goes on from there): without pgvector a search costs time in proportion to the
+    stored embeddings, and a run that outlived django-q2's task timeout was killed
+    and its worker replaced, over and over.
+    """
+    wanted = list(
         RequestInsight.objects.filter(log__embedding__isnull=True, namespace__isnull=False)
-        .select_related("log__body")
-        .order_by("created_at")[:limit]
+        .order_by("created_at")
+        .values_list("pk", flat=True)[:limit]
     )
     report = {"embedded": 0, "clustered": 0, "near_duplicates": 0, "semantic_patterns": 0}
-    for insight in insights:
+    stop_at = time.monotonic() + seconds
+    for insight in _with_bodies(wanted):
+        if time.monotonic() > stop_at:
+            report["stopped_early"] = 1
+            break
         body = getattr(insight.log, "body", None)
         request = body.request if body is not None else None
         if not isinstance(request, dict):

@@ -138,3 +138,17 @@ def test_nearest_neighbours_are_the_same_when_rows_are_compared_a_chunk_at_a_tim
         text for _, text in expected
     ]
     assert [similarity for _, similarity in found] == pytest.approx([s for s, _ in expected])
+
+
+def test_a_run_stops_when_its_time_is_up_and_the_next_goes_on(gateway: Gateway) -> None:
+    for text in ("How do I bake sourdough bread?", "Who won the 1972 chess championship?"):
+        ask(gateway, text)
+    learn_now(gateway, 2)
+    assert embed_and_cluster(seconds=0) == {
+        "embedded": 0,
+        "clustered": 0,
+        "near_duplicates": 0,
+        "semantic_patterns": 0,
+        "stopped_early": 1,
+    }
+    assert embed_and_cluster()["embedded"] == 2
