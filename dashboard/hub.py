@@ -28,7 +28,6 @@ import threading
 import time
 import uuid
 from collections import deque
-from collections.abc import Iterable
 from typing import Any
 
 from django.conf import settings
@@ -63,14 +62,6 @@ class Subscriber:
         self.dropped = 0
         self.sink: DaphneSink | None = None  # set when frames go straight to daphne
         self.closed = False
-
-    def offer(self, encoded: Iterable[tuple[int | None, str]]) -> None:
-        """Called on the loop with (namespace_id, JSON) pairs; keeps what this subscriber
-        may see, dropping its oldest events when the buffer is full."""
-        scope = self.namespaces
-        self.keep(
-            [text for namespace_id, text in encoded if scope is None or namespace_id in scope]
-        )
 
     def keep(self, events: list[str]) -> None:
         """Buffer events this subscriber may see (oldest dropped when full) and wake its pump."""

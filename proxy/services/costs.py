@@ -64,17 +64,6 @@ def cost_from_genai_prices(usage: Usage, model: str, provider: str) -> Decimal |
         return None
 
 
-def cost_of(call: Call, usage: Usage) -> Decimal | None:
-    """What this usage costs on the target that served: the route's prices, else genai-prices."""
-    target = call.target
-    if target is None:
-        return None
-    prices = call.route.prices if call.route is not None else None
-    if prices is not None:
-        return cost_from_override(usage, prices)
-    return cost_from_genai_prices(usage, target.model, target.provider.name)
-
-
 @lru_cache(maxsize=4096)
 def unit_prices(model: str, provider: str) -> tuple[Decimal, Decimal] | None:
     """(input, output) USD per token from genai-prices, for estimates (tiers ignored)."""
@@ -106,8 +95,13 @@ def price_call(call: Call) -> Decimal | None:
     if call.cache_hit:  # answered from the response cache: costs nothing
         return call.cost_usd
     usage = call.usage
-    if call.target is None or (usage.prompt_tokens is None and usage.completion_tokens is None):
+    target = call.target
+    if target is None or (usage.prompt_tokens is None and usage.completion_tokens is None):
         return None
-    cost = cost_of(call, usage)
+    prices = call.route.prices if call.route is not None else None
+    if prices is not None:
+        cost: Decimal | None = cost_from_override(usage, prices)
+    else:
+        cost = cost_from_genai_prices(usage, target.model, target.provider.name)
     call.cost_usd = None if cost is None else cost.quantize(STORED)
     return call.cost_usd

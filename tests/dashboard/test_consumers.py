@@ -131,7 +131,7 @@ async def test_a_browser_that_falls_behind_loses_its_oldest_events_only(hub: Any
     from dashboard.hub import Subscriber, frame
 
     subscriber = Subscriber(namespaces=None, buffer_size=10)
-    subscriber.offer((None, json.dumps({"type": "alert", "data": {"n": n}})) for n in range(1000))
+    subscriber.keep([json.dumps({"type": "alert", "data": {"n": n}}) for n in range(1000)])
     events, dropped = await subscriber.take()
     decoded = json.loads(frame(events, dropped))
     assert [e["data"]["n"] for e in decoded["events"]] == list(range(990, 1000))
