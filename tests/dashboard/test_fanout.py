@@ -8,10 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import socket
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -21,6 +18,7 @@ import aiohttp
 import pytest
 
 from tests.dashboard.conftest import session_cookie
+from tests.servers import running_daphne
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -42,50 +40,18 @@ def test_every_browser_of_a_scope_gets_the_same_frame_encoded_once() -> None:
     assert json.loads(payload) == {"events": [{"n": 1}, {"n": 2}, {"n": 3}], "dropped": 0}
 
 
-def _test_database_url() -> str:
-    from django.db import connection
-
-    db = connection.settings_dict
-    if connection.vendor == "sqlite":
-        return f"sqlite:///{db['NAME']}"
-    auth = db["USER"] + (f":{db['PASSWORD']}" if db.get("PASSWORD") else "")
-    return f"postgres://{auth}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
-
-
 @pytest.fixture(scope="module")
 def daphne_url(django_db_setup: Any, django_db_blocker: Any) -> Iterator[str]:
     """daphne on a free port, on the test database, events shared through the outbox."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    with django_db_blocker.unblock():
-        env = {
-            **os.environ,
-            "DATABASE_URL": _test_database_url(),
-            "DATABASE_POOL": "false",
-            "DASHBOARD_EVENT_TRANSPORT": "database",
-            "DASHBOARD_POLL_SECONDS": "0.05",
-            "DASHBOARD_CLIENT_STALL_SECONDS": "1",
-            "DJANGO_SETTINGS_MODULE": "llmproxy.settings",
-        }
-        server = subprocess.Popen(
-            [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port),
-             "llmproxy.asgi:application"],
-            cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-        )  # fmt: skip
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-                break
-            except OSError:
-                time.sleep(0.1)
-        yield f"http://127.0.0.1:{port}"
-        server.terminate()
-        try:
-            server.wait(15)
-        except subprocess.TimeoutExpired:
-            server.kill()
+    with (
+        django_db_blocker.unblock(),
+        running_daphne(
+            DASHBOARD_EVENT_TRANSPORT="database",
+            DASHBOARD_POLL_SECONDS="0.05",
+            DASHBOARD_CLIENT_STALL_SECONDS="1",
+        ) as url,
+    ):
+        yield url
 
 
 async def share(*events: dict[str, Any]) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 from typing import Any
 
@@ -67,3 +68,21 @@ def test_a_stream_the_client_leaves_is_recorded_as_disconnected(gateway: Gateway
     (log,) = gateway.logs(1)
     assert log.client_disconnected is True
     assert log.status_code == 499
+
+
+def test_loading_the_server_freezes_start_up_objects_out_of_the_garbage_collector() -> None:
+    import subprocess
+    import sys
+
+    from tests.servers import ROOT
+
+    script = (
+        "import gc, json, llmproxy.asgi as asgi;"
+        "print(json.dumps([gc.get_threshold(), asgi.GC_THRESHOLDS, gc.get_freeze_count()]))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True, check=True
+    )
+    threshold, configured, frozen = json.loads(out.stdout.splitlines()[-1])
+    assert threshold == list(configured) and threshold[0] > 700  # rarer than Python's default
+    assert frozen > 50_000  # Django, the apps and their modules: never scanned again
