@@ -13,7 +13,10 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from decimal import Decimal
 from typing import Any
+
+import httpx
 
 from proxy.fake_upstream import Behaviour, FakeUpstream
 
@@ -25,6 +28,12 @@ MODELS: dict[str, Behaviour] = {
     "gpt-4o-mini": Behaviour(delay=0.15),  # a quarter cut off at max_tokens: see send_one
     "claude-sonnet": Behaviour(delay=0.7, chunk_delay=0.02),
     "llama-3-70b": Behaviour(delay=0.3),
+}
+
+# USD per million tokens (input, output) for the demo's models the price tables do not know
+DEMO_PRICES: dict[str, tuple[Decimal, Decimal]] = {
+    "claude-sonnet": (Decimal("3"), Decimal("15")),
+    "llama-3-70b": (Decimal("0.59"), Decimal("0.79")),
 }
 
 # app (namespace) → models it calls and the prompts its users send
@@ -61,11 +70,47 @@ ATTACKS = (
 )
 
 
+# Each demo app's security policy: the Security page fills with what these rules catch.
+DEMO_RULES = (("injection", "block"), ("secrets", "block"), ("pii", "redact"))
+
+
 @dataclass
 class DemoSetup:
     base_url: str  # the proxy's /v1
     keys: dict[str, str] = field(default_factory=dict)  # app → secret
     fake: FakeUpstream | None = None
+
+    @property
+    def feedback_url(self) -> str:
+        return self.base_url.removesuffix("/v1") + "/api/feedback"
+
+
+def demo_policy(namespace: Any) -> None:
+    """The app's own input policy (`demo-<app>`): injection and secrets blocked, PII
+    redacted. Saved like any policy: the proxy picks it up at once, and it is audited."""
+    from security.models import Policy, PolicyRule
+    from security.services.audit import audit_record
+
+    policy, created = Policy.objects.update_or_create(
+        name=f"demo-{namespace.name}",
+        defaults={
+            "description": "Created by `manage.py demo`.",
+            "enabled": True,
+            "scope": Policy.Scope.NAMESPACE,
+            "namespace": namespace,
+            "mode": Policy.Mode.ENFORCE,
+            "direction": Policy.Direction.INPUT,
+        },
+    )
+    policy.rules.all().delete()
+    for order, (detector, action) in enumerate(DEMO_RULES):
+        PolicyRule.objects.create(policy=policy, order=order, detector=detector, action=action)
+    audit_record(
+        actor="system:demo",
+        action="policy.create" if created else "policy.change",
+        obj=policy,
+        data={"rules": [f"{detector} → {action}" for detector, action in DEMO_RULES]},
+    )
 
 
 def demo_setup(*, proxy_url: str, fake: FakeUpstream) -> DemoSetup:
@@ -87,6 +132,9 @@ def demo_setup(*, proxy_url: str, fake: FakeUpstream) -> DemoSetup:
     provider.save()
     for alias in MODELS:
         route, _ = Route.objects.get_or_create(namespace=None, alias=alias)
+        if alias in DEMO_PRICES:
+            route.input_usd_per_mtok, route.output_usd_per_mtok = DEMO_PRICES[alias]
+            route.save()
         route.targets.all().delete()
         RouteTarget.objects.create(route=route, provider=provider, model=alias)
     setup = DemoSetup(base_url=proxy_url.rstrip("/") + "/v1", fake=fake)
@@ -95,6 +143,7 @@ def demo_setup(*, proxy_url: str, fake: FakeUpstream) -> DemoSetup:
         for old in ApiKey.objects.usable().filter(namespace=namespace, name="demo"):
             api_key_revoke(key=old)
         setup.keys[app] = api_key_create(namespace=namespace, name="demo").secret
+        demo_policy(namespace)
     return setup
 
 
@@ -109,7 +158,22 @@ def start_fake_upstream() -> FakeUpstream:
 class Traffic:
     sent: int = 0
     failed: int = 0
+    attacks: int = 0
+    feedback: int = 0
     lock: threading.Lock = field(default_factory=threading.Lock)
+
+
+def give_feedback(setup: DemoSetup, app: str, request_id: str | None, cut_off: bool) -> bool:
+    """A user's thumbs on an answer, as an app would send it (`POST /api/feedback`)."""
+    if not request_id:
+        return False
+    answer = httpx.post(
+        setup.feedback_url,
+        json={"request_id": request_id, "thumbs": "down" if cut_off else "up"},
+        headers={"authorization": f"Bearer {setup.keys[app]}"},
+        timeout=10,
+    )
+    return answer.status_code == 201
 
 
 def send_one(
@@ -138,27 +202,31 @@ def send_one(
         {"role": "system", "content": f"You are the {app}."},
         {"role": "user", "content": prompt},
     ]
+    headers = {"x-session-id": f"{app}-{rng.randint(1, 12)}"}
+    gave_feedback = False
     try:
         if rng.random() < 0.35:
             stream = client.chat.completions.create(
-                model=model,
-                messages=messages,
-                stream=True,
-                extra_headers={"x-session-id": f"{app}-{rng.randint(1, 12)}"},
+                model=model, messages=messages, stream=True, extra_headers=headers
             )
             for _ in stream:
                 pass
         else:
-            client.chat.completions.create(
-                model=model,
-                messages=messages,
-                extra_headers={"x-session-id": f"{app}-{rng.randint(1, 12)}"},
+            raw = client.chat.completions.with_raw_response.create(
+                model=model, messages=messages, extra_headers=headers
             )
-    except openai.OpenAIError:
+            reply = raw.parse()
+            if rng.random() < 0.3:  # some users rate the answer
+                cut_off = reply.choices[0].finish_reason == "length"
+                request_id = raw.headers.get("x-llmproxy-request-id")
+                gave_feedback = give_feedback(setup, app, request_id, cut_off)
+    except (openai.OpenAIError, httpx.HTTPError):
         with traffic.lock:
             traffic.failed += 1
     with traffic.lock:
         traffic.sent += 1
+        traffic.attacks += roll < 0.05
+        traffic.feedback += gave_feedback
 
 
 def run_traffic(

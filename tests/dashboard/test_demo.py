@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 from typing import Any
 
 import pytest
@@ -88,4 +89,77 @@ def test_the_demo_learns_patterns_and_gets_a_suggestion_for_a_truncated_one(
             {"op": "clamp_param", "param": "max_tokens", "min": 1024}
         ]
         assert "jane.doe@example.com" not in suggestion.sent_prompt  # redacted before it left
+    get_runtime().invalidate_config()
+
+
+class Scripted(random.Random):
+    """A demo user whose dice are loaded: `random()` answers from the script, in order."""
+
+    def __init__(self, seed: int, rolls: list[float]) -> None:
+        super().__init__(seed)
+        self.rolls = rolls
+
+    def random(self) -> float:
+        return self.rolls.pop(0) if self.rolls else 0.5
+
+    def getrandbits(self, k: int) -> int:  # keeps `choice` and `randint` off the script
+        return super().getrandbits(k)
+
+
+def test_the_demo_s_attacks_fill_the_security_page_and_its_users_rate_answers(
+    proxy_url: str,
+) -> None:
+    from dashboard.demo import ATTACKS, Traffic, demo_setup, send_one, start_fake_upstream
+    from intelligence.models import Feedback
+    from proxy.models import Namespace
+    from proxy.runtime import get_runtime
+    from security.dashboard_sections import policy_hit_rates, recent_events
+    from security.models import AuditEntry, Policy, SecurityEvent
+
+    get_runtime().invalidate_config()
+    setup = demo_setup(proxy_url=proxy_url, fake=start_fake_upstream())
+    assert Policy.objects.filter(name__startswith="demo-", scope="namespace").count() == 3
+    assert AuditEntry.objects.filter(actor="system:demo", action="policy.create").count() == 3
+    traffic, clients = Traffic(), {}
+    for seed in range(3 * len(ATTACKS)):  # an attack each time (roll 0.01), not streamed
+        send_one(setup, Scripted(seed, [0.01, 0.9, 0.9]), traffic, clients)
+    for seed in range(3):  # an ordinary prompt, not streamed, and the user rates the answer
+        send_one(setup, Scripted(seed, [0.5, 0.9, 0.1]), traffic, clients)
+    get_runtime().recorder.flush()
+
+    assert traffic.attacks == 3 * len(ATTACKS) and traffic.feedback == 3
+    assert traffic.failed >= 1  # injections are blocked, with an OpenAI error
+    events = list(SecurityEvent.objects.all())
+    assert {e.detector for e in events} >= {"injection", "pii"}
+    assert {e.action_taken for e in events} >= {"block", "redact"}
+    demo_namespaces = set(
+        Namespace.objects.filter(name__in=setup.keys).values_list("id", flat=True)
+    )
+    assert {e.namespace_id for e in events} <= demo_namespaces
+    section = recent_events(None)
+    assert section is not None and len(section.rows) == len(events)
+    assert policy_hit_rates(None) is not None
+    ratings = list(Feedback.objects.all())
+    assert len(ratings) == 3 and {r.score for r in ratings} <= {0.0, 1.0}
+    get_runtime().invalidate_config()
+
+
+def test_the_demo_prices_the_models_the_price_tables_do_not_know(proxy_url: str) -> None:
+    import openai
+
+    from dashboard.demo import DEMO_PRICES, demo_setup, start_fake_upstream
+    from proxy.models import RequestLog
+    from proxy.runtime import get_runtime
+
+    get_runtime().invalidate_config()
+    setup = demo_setup(proxy_url=proxy_url, fake=start_fake_upstream())
+    client = openai.OpenAI(
+        base_url=setup.base_url, api_key=setup.keys["support-summariser"], max_retries=0
+    )
+    for model in DEMO_PRICES:
+        client.chat.completions.create(model=model, messages=[{"role": "user", "content": "hi"}])
+    get_runtime().recorder.flush()
+    costs = dict(RequestLog.objects.values_list("requested_model", "cost_usd"))
+    assert set(costs) == set(DEMO_PRICES)
+    assert all(cost is not None and cost > 0 for cost in costs.values())
     get_runtime().invalidate_config()
