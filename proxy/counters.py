@@ -102,6 +102,36 @@ class Counters:
         answers = results[1::2] if create else results
         return [None if value is None else int(value) for value in answers]
 
+    def incr_many_and_get(
+        self, items: Sequence[Increment], reads: Sequence[str]
+    ) -> tuple[list[int | None], list[int | None]]:
+        """`incr_many` (creating missing keys) plus the values of `reads` (None: missing
+        or unknown); on Redis in the same round trip."""
+        cache = self.cache
+        if not isinstance(cache, RedisCache):
+            found = self.get_many(list(reads)) if reads else {}
+            values = self.incr_many(items)
+            if found is None:
+                return values, [None] * len(reads)
+            return values, [None if found.get(k) is None else int(found[k]) for k in reads]
+        if not self.available:
+            return [None] * len(items), [None] * len(reads)
+        try:
+            pipe = cache._cache.get_client(write=True).pipeline(transaction=False)
+            for key, delta, ttl in items:
+                full_key = cache.make_and_validate_key(key)
+                pipe.set(full_key, 0, ex=None if ttl is None else int(ttl), nx=True)
+                pipe.incrby(full_key, delta)
+            for key in reads:
+                pipe.get(cache.make_and_validate_key(key))
+            results = pipe.execute()
+        except Exception:
+            self._failed()
+            return [None] * len(items), [None] * len(reads)
+        added = results[1 : 2 * len(items) : 2]
+        read = results[2 * len(items) :]
+        return [int(v) for v in added], [None if v is None else int(v) for v in read]
+
     def seed(self, key: str, value: int, ttl: float | None) -> None:
         """Set a key's value unless another process already has."""
         if not self.available:

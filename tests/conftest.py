@@ -131,8 +131,9 @@ class Gateway:
 
 @pytest.fixture
 def fresh_minute() -> None:
-    """Start the test early in a clock minute: rate limits and throttles count in fixed
-    one-minute windows, and a test that straddles a boundary would see its count reset."""
+    """Start the test early in a clock minute: anomaly throttles count in fixed one-minute
+    windows, and rate limits per clock minute (weighting the previous one), so a test that
+    straddles a boundary would see its count reset, or fade."""
     left = 60 - time.time() % 60
     if left < 20:
         time.sleep(left + 0.05)

@@ -1,12 +1,17 @@
 """Stage "limits": budgets and rate limits, checked before the request, settled after.
 
-Rate limits are fixed one-minute windows of shared counters (`proxy.counters`):
-- requests: the request is counted first; the one that would exceed the limit
-  is refused (and uncounted), so exactly `requests_per_minute` get through;
+Rate limits are sliding one-minute windows over shared counters (`proxy.counters`),
+counted per clock minute: what was used in the last 60 seconds is estimated as this
+minute's count plus the previous minute's, weighted by the share of it still inside
+the last 60 seconds (a burst at the end of one minute counts against the start of
+the next, so no boundary lets twice the limit through):
+- requests: the request is counted first; it is refused (and uncounted) when the
+  requests before it already reach the limit, so with an idle previous minute
+  exactly `requests_per_minute` get through;
 - tokens: the request's estimated prompt tokens are reserved first; a request is
-  admitted while the tokens used in the window (reservations included) are below
-  the limit; after the response the reservation is replaced by the actual usage
-  (prompt + completion tokens).
+  admitted while the tokens used (reservations included) are below the limit;
+  after the response the reservation is replaced by the actual usage (prompt +
+  completion tokens).
 Budgets: a request is admitted while the spend of the period, plus what requests
 in flight hold, is below the budget. Once routed, a request holds its estimated
 cost (estimated prompt tokens, and `max_tokens` or `BUDGET_HOLD_OUTPUT_TOKENS`, at
@@ -96,36 +101,57 @@ def rate_limited(what: str, scope: str, limit: int, reset: float) -> ProxyError:
     )
 
 
+def wait_for_room(limit: int, previous: int, current: int, elapsed: float) -> float:
+    """Seconds until the sliding estimate, `previous` weighted by what is left of it plus
+    `current`, drops below `limit` (no new traffic meanwhile)."""
+    if current < limit:
+        # previous * (1 - e / W) + current < limit  ⇔  e > W * (1 - (limit - current) / previous)
+        needed = WINDOW_SECONDS * (1 - (limit - current) / previous) if previous else 0.0
+        return max(needed - elapsed, 0.001)
+    # Only the next minute lets it go: there, this minute is the one that fades out.
+    return WINDOW_SECONDS - elapsed + WINDOW_SECONDS * (1 - limit / current)
+
+
 def admit_rates(call: Call, counters: Counters, now: float, ledger: Ledger) -> None:
     """Count the request and reserve its estimated tokens in every applicable window, at once.
 
-    A counter refuses when what was used before this request already reached the
-    limit; on refusal every increment of this request is taken back.
+    A counter refuses when what was used before this request in the last 60 seconds
+    (sliding estimate) already reached the limit; on refusal every increment of this
+    request is taken back.
     """
     window = int(now // WINDOW_SECONDS)
-    reset = WINDOW_SECONDS - now % WINDOW_SECONDS
-    ttl = WINDOW_SECONDS * 2
+    elapsed = now % WINDOW_SECONDS
+    still_inside = 1 - elapsed / WINDOW_SECONDS  # share of the previous minute in the last 60 s
+    reset = WINDOW_SECONDS - elapsed
+    ttl = WINDOW_SECONDS * 2  # the previous minute's counter is read during this one
     planned: list[tuple[str, str, int, str, int]] = []  # what, scope, limit, counter, delta
     for scope, scope_id, limits in scopes(call.key):  # type: ignore[arg-type]
         if limits.requests_per_minute is not None:
-            name = f"llmproxy:rl:{scope}:{scope_id}:requests:{window}"
+            name = f"llmproxy:rl:{scope}:{scope_id}:requests"
             planned.append(("requests", scope, limits.requests_per_minute, name, 1))
         if limits.tokens_per_minute is not None:
-            name = f"llmproxy:rl:{scope}:{scope_id}:tokens:{window}"
+            name = f"llmproxy:rl:{scope}:{scope_id}:tokens"
             planned.append(("tokens", scope, limits.tokens_per_minute, name, ledger.estimate))
     if not planned:
         return
-    values = counters.incr_many([(name, delta, ttl) for _, _, _, name, delta in planned])
+    values, previous = counters.incr_many_and_get(
+        [(f"{name}:{window}", delta, ttl) for _, _, _, name, delta in planned],
+        [f"{name}:{window - 1}" for _, _, _, name, _ in planned],
+    )
     refusal: ProxyError | None = None
     tightest: dict[str, tuple[int, int]] = {}
     counted = []
-    for (what, scope, limit, name, delta), value in zip(planned, values, strict=True):
+    for (what, scope, limit, name, delta), value, before in zip(
+        planned, values, previous, strict=True
+    ):
         if value is None:
             continue  # the cache is down: rate limits fail open
-        counted.append((what, name, delta))
-        if value - delta >= limit and refusal is None:
-            refusal = rate_limited(what, scope, limit, reset)
-        remaining = max(0, limit - value)
+        counted.append((what, f"{name}:{window}", delta))
+        carried = (before or 0) * still_inside
+        if carried + value - delta >= limit and refusal is None:
+            wait = wait_for_room(limit, before or 0, value - delta, elapsed)
+            refusal = rate_limited(what, scope, limit, wait)
+        remaining = max(0, math.floor(limit - carried - value))
         if what not in tightest or remaining < tightest[what][1]:
             tightest[what] = (limit, remaining)
     if refusal is not None:

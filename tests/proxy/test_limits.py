@@ -56,6 +56,37 @@ def test_requests_per_minute_trip_exactly_at_the_limit(gateway: Gateway) -> None
     assert log.status_code == 429 and log.error_type == "rate_limit"
 
 
+def test_requests_of_the_previous_minute_still_count_in_the_sliding_window(
+    gateway: Gateway,
+) -> None:
+    import math
+    import time
+
+    from proxy.runtime import get_runtime
+
+    set_limits(gateway.api_key, requests_per_minute=10)
+    previous = int(time.time() // 60) - 1
+    name = f"llmproxy:rl:key:{gateway.api_key.id}:requests:{previous}"
+    get_runtime().counters.incr(name, 60, 120)  # a burst of 60 at the end of last minute
+    error = refused(gateway.openai())
+    elapsed = time.time() % 60  # early in the minute (fresh_minute): 60 × (1 - e/60) > 10
+    # 60 × (1 - e/60) drops below 10 at e = 50 s
+    assert abs(int(error.response.headers["retry-after"]) - math.ceil(50 - elapsed)) <= 1
+    assert error.response.headers["x-ratelimit-remaining-requests"] == "0"
+    assert gateway.fake.requests == []
+
+
+def test_the_wait_for_room_follows_the_fading_previous_minute() -> None:
+    from proxy.services.limits import wait_for_room
+
+    # 60 last minute, none this minute, limit 10, 5 s in: room at 50 s
+    assert wait_for_room(10, 60, 0, 5.0) == pytest.approx(45.0)
+    # this minute already at the limit: its own count fades out during the next one
+    assert wait_for_room(10, 0, 10, 15.0) == pytest.approx(45.0)
+    assert wait_for_room(10, 0, 20, 15.0) == pytest.approx(45.0 + 30.0)
+    assert wait_for_room(10, 0, 5, 15.0) > 0  # never zero: the header rounds up to 1 s
+
+
 def test_admitted_responses_carry_openais_rate_limit_headers(gateway: Gateway) -> None:
     set_limits(gateway.api_key, requests_per_minute=10, tokens_per_minute=10_000)
     headers = ask(gateway.openai()).headers

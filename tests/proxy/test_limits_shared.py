@@ -51,6 +51,22 @@ def test_counters_on_redis_are_atomic_across_concurrent_clients(redis_db: None) 
     assert redis_cache().get("llmproxy:test:shared") == 400
 
 
+@pytest.mark.parametrize("backend", ["redis", "local memory"])
+def test_counters_increment_and_read_other_keys_in_one_go(redis_db: None, backend: str) -> None:
+    from django.core.cache.backends.locmem import LocMemCache
+
+    from proxy.counters import Counters
+
+    cache = redis_cache() if backend == "redis" else LocMemCache("counters-test", {})
+    counters = Counters(cache=cache)
+    counters.incr("llmproxy:test:before", 7, 60)
+    values, read = counters.incr_many_and_get(
+        [("llmproxy:test:now", 2, 60), ("llmproxy:test:now", 3, 60)],
+        ["llmproxy:test:before", "llmproxy:test:missing"],
+    )
+    assert values == [2, 5] and read == [7, None]
+
+
 @pytest.fixture
 def two_servers(redis_db: None, gateway: Gateway) -> Iterator[list[str]]:
     ports = [free_port(), free_port()]
