@@ -70,6 +70,8 @@ ATTACKS = (
 )
 
 
+FEEDBACK_TRIES = 5
+
 # Each demo app's security policy: the Security page fills with what these rules catch.
 DEMO_RULES = (("injection", "block"), ("secrets", "block"), ("pii", "redact"))
 
@@ -107,7 +109,7 @@ def demo_policy(namespace: Any) -> None:
         PolicyRule.objects.create(policy=policy, order=order, detector=detector, action=action)
     audit_record(
         actor="system:demo",
-        action="policy.create" if created else "policy.change",
+        action="policy.add" if created else "policy.change",  # as admin records them
         obj=policy,
         data={"rules": [f"{detector} → {action}" for detector, action in DEMO_RULES]},
     )
@@ -164,16 +166,26 @@ class Traffic:
 
 
 def give_feedback(setup: DemoSetup, app: str, request_id: str | None, cut_off: bool) -> bool:
-    """A user's thumbs on an answer, as an app would send it (`POST /api/feedback`)."""
+    """A user's thumbs on an answer, as an app would send it (`POST /api/feedback`).
+
+    The request log is written in batches (`LOG_FLUSH_SECONDS`), so a rating sent right
+    after the answer can find no request yet (404): try again, as a client would.
+    """
+    from django.conf import settings
+
     if not request_id:
         return False
-    answer = httpx.post(
-        setup.feedback_url,
-        json={"request_id": request_id, "thumbs": "down" if cut_off else "up"},
-        headers={"authorization": f"Bearer {setup.keys[app]}"},
-        timeout=10,
-    )
-    return answer.status_code == 201
+    for _ in range(FEEDBACK_TRIES):
+        answer = httpx.post(
+            setup.feedback_url,
+            json={"request_id": request_id, "thumbs": "down" if cut_off else "up"},
+            headers={"authorization": f"Bearer {setup.keys[app]}"},
+            timeout=10,
+        )
+        if answer.status_code != 404:
+            return answer.status_code == 201
+        time.sleep(settings.LOG_FLUSH_SECONDS)
+    return False
 
 
 def send_one(
@@ -189,9 +201,10 @@ def send_one(
     prompt = (rng.choice(ATTACKS) if roll < 0.05 else rng.choice(prompts)).format(
         n=rng.randint(2, 99)
     )
+    # (attacks are blocked before they reach the fake provider: nothing is queued for them)
     if setup.fake is not None and roll > 0.96:
         setup.fake.then(status=rng.choice((429, 500, 503)))  # an upstream error
-    elif setup.fake is not None and model == "gpt-4o-mini" and roll < 0.3:
+    elif setup.fake is not None and model == "gpt-4o-mini" and 0.05 <= roll < 0.3:
         setup.fake.then(delay=0.15, finish_reason="length")  # cut off: an insight
     client = clients.get(app)
     if client is None:

@@ -55,5 +55,6 @@ application = ProtocolTypeRouter(
 # scans. A larger first-generation threshold lets a request's short-lived objects die
 # before a collection can promote them, which makes full collections rare.
 GC_THRESHOLDS = (10_000, 10, 100)  # Python's defaults are (700, 10, 10)
+gc.collect()  # start-up's own garbage is not frozen with the rest
 gc.freeze()
 gc.set_threshold(*GC_THRESHOLDS)

@@ -7,10 +7,12 @@ import os
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import httpx
 
@@ -106,23 +108,31 @@ def running_daphne(**environment: str) -> Iterator[str]:
         "DJANGO_SETTINGS_MODULE": "llmproxy.settings",
         **environment,
     }
-    server = subprocess.Popen(
-        [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port),
-         "llmproxy.asgi:application"],
-        cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )  # fmt: skip
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            if server.poll() is not None:
-                raise AssertionError(f"daphne exited with {server.returncode}")
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-                break
-            except OSError:
-                if time.monotonic() > deadline:
-                    raise AssertionError("daphne did not start") from None
-                time.sleep(0.1)
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        stop_servers([server])
+    # stderr to a file, not a pipe: nobody reads it while daphne runs
+    with tempfile.TemporaryFile() as errors:
+        server = subprocess.Popen(
+            [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port),
+             "llmproxy.asgi:application"],
+            cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=errors,
+        )  # fmt: skip
+        try:
+            wait_for_port(port, server, errors)
+            yield f"http://127.0.0.1:{port}"
+        finally:
+            stop_servers([server])
+
+
+def wait_for_port(port: int, server: subprocess.Popen[bytes], errors: Any) -> None:
+    deadline = time.monotonic() + 30
+    while True:
+        if server.poll() is not None:
+            errors.seek(0)
+            output = errors.read().decode(errors="replace")[-4000:]
+            raise AssertionError(f"daphne exited with {server.returncode}:\n{output}")
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+            return
+        except OSError:
+            if time.monotonic() > deadline:
+                raise AssertionError("daphne did not start") from None
+            time.sleep(0.1)

@@ -122,7 +122,9 @@ def admit_rates(call: Call, counters: Counters, now: float, ledger: Ledger) -> N
     window = int(now // WINDOW_SECONDS)
     elapsed = now % WINDOW_SECONDS
     still_inside = 1 - elapsed / WINDOW_SECONDS  # share of the previous minute in the last 60 s
-    reset = WINDOW_SECONDS - elapsed
+    # OpenAI's reset: until the limit is back to its initial state, once this minute's
+    # count (this request's included) has faded out of the next minute's window.
+    reset = 2 * WINDOW_SECONDS - elapsed
     ttl = WINDOW_SECONDS * 2  # the previous minute's counter is read during this one
     planned: list[tuple[str, str, int, str, int]] = []  # what, scope, limit, counter, delta
     for scope, scope_id, limits in scopes(call.key):  # type: ignore[arg-type]
@@ -138,7 +140,7 @@ def admit_rates(call: Call, counters: Counters, now: float, ledger: Ledger) -> N
         [(f"{name}:{window}", delta, ttl) for _, _, _, name, delta in planned],
         [f"{name}:{window - 1}" for _, _, _, name, _ in planned],
     )
-    refusal: ProxyError | None = None
+    refusal: tuple[float, str, str, int] | None = None  # the longest wait of those refusing
     tightest: dict[str, tuple[int, int]] = {}
     counted = []
     for (what, scope, limit, name, delta), value, before in zip(
@@ -148,15 +150,17 @@ def admit_rates(call: Call, counters: Counters, now: float, ledger: Ledger) -> N
             continue  # the cache is down: rate limits fail open
         counted.append((what, f"{name}:{window}", delta))
         carried = (before or 0) * still_inside
-        if carried + value - delta >= limit and refusal is None:
+        if carried + value - delta >= limit:
             wait = wait_for_room(limit, before or 0, value - delta, elapsed)
-            refusal = rate_limited(what, scope, limit, wait)
+            if refusal is None or wait > refusal[0]:
+                refusal = (wait, what, scope, limit)
         remaining = max(0, math.floor(limit - carried - value))
         if what not in tightest or remaining < tightest[what][1]:
             tightest[what] = (limit, remaining)
     if refusal is not None:
         counters.incr_many([(name, -delta, ttl) for _, name, delta in counted])
-        raise refusal
+        wait, what, scope, limit = refusal
+        raise rate_limited(what, scope, limit, wait)
     ledger.token_keys = [name for what, name, _ in counted if what == "tokens"]
     headers = call.response_headers
     for what, (limit, remaining) in tightest.items():

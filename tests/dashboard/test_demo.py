@@ -119,7 +119,7 @@ def test_the_demo_s_attacks_fill_the_security_page_and_its_users_rate_answers(
     get_runtime().invalidate_config()
     setup = demo_setup(proxy_url=proxy_url, fake=start_fake_upstream())
     assert Policy.objects.filter(name__startswith="demo-", scope="namespace").count() == 3
-    assert AuditEntry.objects.filter(actor="system:demo", action="policy.create").count() == 3
+    assert AuditEntry.objects.filter(actor="system:demo", action="policy.add").count() == 3
     traffic = Traffic()
     clients: dict[str, Any] = {}
     for seed in range(3 * len(ATTACKS)):  # an attack each time (roll 0.01), not streamed

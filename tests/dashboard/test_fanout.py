@@ -11,7 +11,6 @@ import json
 import socket
 import time
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import aiohttp
@@ -19,8 +18,6 @@ import pytest
 
 from tests.dashboard.conftest import session_cookie
 from tests.servers import running_daphne
-
-ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_every_browser_of_a_scope_gets_the_same_frame_encoded_once() -> None:

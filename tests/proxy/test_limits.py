@@ -84,7 +84,25 @@ def test_the_wait_for_room_follows_the_fading_previous_minute() -> None:
     # this minute already at the limit: its own count fades out during the next one
     assert wait_for_room(10, 0, 10, 15.0) == pytest.approx(45.0)
     assert wait_for_room(10, 0, 20, 15.0) == pytest.approx(45.0 + 30.0)
-    assert wait_for_room(10, 0, 5, 15.0) > 0  # never zero: the header rounds up to 1 s
+
+
+def test_when_two_limits_refuse_the_client_is_told_the_longer_wait(gateway: Gateway) -> None:
+    import math
+    import time
+
+    from proxy.runtime import get_runtime
+
+    set_limits(gateway.api_key, requests_per_minute=10)
+    set_limits(gateway.namespace, requests_per_minute=10)
+    previous = int(time.time() // 60) - 1
+    counters = get_runtime().counters
+    counters.incr(f"llmproxy:rl:key:{gateway.api_key.id}:requests:{previous}", 60, 120)
+    counters.incr(f"llmproxy:rl:namespace:{gateway.namespace.id}:requests:{previous}", 100, 120)
+    error = refused(gateway.openai())
+    elapsed = time.time() % 60
+    # the key's 60 fade below 10 at 50 s, the namespace's 100 only at 54 s
+    assert abs(int(error.response.headers["retry-after"]) - math.ceil(54 - elapsed)) <= 1
+    assert "namespace" in error.message
 
 
 def test_admitted_responses_carry_openais_rate_limit_headers(gateway: Gateway) -> None:

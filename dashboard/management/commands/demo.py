@@ -59,7 +59,8 @@ class Command(BaseCommand):
             self.stdout.write("Stopped.")
             return
         self.stdout.write(
-            f"Sent {traffic.sent} requests ({traffic.failed} answered with an error)."
+            f"Sent {traffic.sent} requests ({traffic.failed} answered with an error, "
+            f"{traffic.attacks} attacks); {traffic.feedback} answers rated."
         )
 
     def _wait_for_proxy(self, url: str, seconds: float = 20.0) -> None:
