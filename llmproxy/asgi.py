@@ -16,6 +16,7 @@ from typing import Any
 from channels.auth import AuthMiddlewareStack
 from channels.routing import ProtocolTypeRouter, URLRouter
 from channels.security.websocket import AllowedHostsOriginValidator
+from django.conf import settings
 from django.core.asgi import get_asgi_application
 
 django_application = get_asgi_application()  # sets Django up first
@@ -52,9 +53,8 @@ application = ProtocolTypeRouter(
 # WebSocket frame with it, for as long as a collection takes. A full collection walked
 # the 190,000 objects a server has after start-up in about 100 ms (bench/RESULTS.md).
 # What is loaded by now lives as long as the process: freeze it out of the collector's
-# scans. A larger first-generation threshold lets a request's short-lived objects die
+# scans. Larger thresholds (SERVER_GC_THRESHOLDS) let a request's short-lived objects die
 # before a collection can promote them, which makes full collections rare.
-GC_THRESHOLDS = (10_000, 10, 100)  # Python's defaults are (700, 10, 10)
 gc.collect()  # start-up's own garbage is not frozen with the rest
 gc.freeze()
-gc.set_threshold(*GC_THRESHOLDS)
+gc.set_threshold(*settings.SERVER_GC_THRESHOLDS)

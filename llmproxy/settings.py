@@ -245,6 +245,14 @@ UPSTREAM_PRIVATE_NETWORK_GUARD = env.bool("UPSTREAM_PRIVATE_NETWORK_GUARD", defa
 UPSTREAM_ADDRESS_CHECK_SECONDS = env.float("UPSTREAM_ADDRESS_CHECK_SECONDS", default=300.0)
 # How often each server process checks for configuration changes made elsewhere.
 CONFIG_REFRESH_SECONDS = env.float("CONFIG_REFRESH_SECONDS", default=0.5)
+# The cyclic garbage collector's thresholds (generations 0, 1, 2) in server processes
+# (llmproxy/asgi.py, which also freezes start-up objects). Python's are 700,10,10; ours
+# make full collections, which stop the event loop, rare; the price is garbage in
+# reference cycles kept longer between them (measured in bench/RESULTS.md).
+SERVER_GC_THRESHOLDS = tuple(env.list("SERVER_GC_THRESHOLDS", cast=int, default=[10_000, 10, 100]))
+if len(SERVER_GC_THRESHOLDS) != 3 or min(SERVER_GC_THRESHOLDS) < 1:
+    raise environ.ImproperlyConfigured("SERVER_GC_THRESHOLDS must be three positive integers")
+
 # Request-log batching writer.
 LOG_BATCH_SIZE = env.int("LOG_BATCH_SIZE", default=200)
 LOG_FLUSH_SECONDS = env.float("LOG_FLUSH_SECONDS", default=0.5)
