@@ -249,7 +249,7 @@ CONFIG_REFRESH_SECONDS = env.float("CONFIG_REFRESH_SECONDS", default=0.5)
 # (llmproxy/asgi.py, which also freezes start-up objects). Python's are 700,10,10; ours
 # make full collections, which stop the event loop, rare; the price is garbage in
 # reference cycles kept longer between them (measured in bench/RESULTS.md).
-SERVER_GC_THRESHOLDS = tuple(env.list("SERVER_GC_THRESHOLDS", cast=int, default=[10_000, 10, 100]))
+SERVER_GC_THRESHOLDS = tuple(env.list("SERVER_GC_THRESHOLDS", cast=int, default=[10_000, 10, 10]))
 if len(SERVER_GC_THRESHOLDS) != 3 or min(SERVER_GC_THRESHOLDS) < 1:
     raise environ.ImproperlyConfigured("SERVER_GC_THRESHOLDS must be three positive integers")
 
