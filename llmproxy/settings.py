@@ -60,7 +60,9 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
-    "django.middleware.security.SecurityMiddleware",
+    "django.middleware.security.SecurityMiddleware",  # reads no Host for /healthz, /readyz
+    # /healthz and /readyz for probes that call the process by its IP (see llmproxy/health.py)
+    "llmproxy.health.ProbesMiddleware",
     # Static files (admin, dashboard) served by the app server itself: no separate web server.
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
