@@ -44,7 +44,10 @@ def in_api_format(request: HttpRequest, response: HttpResponseBase) -> HttpRespo
     return render_error(api_format, error)
 
 
-class ApiErrorFormatMiddleware:
+class HybridMiddleware:
+    """A middleware that runs in Django's sync chain and in its async one without a thread
+    hop: `__call__` checks `is_async` and returns a coroutine in the async chain."""
+
     sync_capable = True
     async_capable = True
 
@@ -54,6 +57,11 @@ class ApiErrorFormatMiddleware:
         if self.is_async:
             markcoroutinefunction(self)
 
+    def __call__(self, request: HttpRequest) -> HttpResponseBase | Awaitable[HttpResponseBase]:
+        raise NotImplementedError
+
+
+class ApiErrorFormatMiddleware(HybridMiddleware):
     def __call__(self, request: HttpRequest) -> HttpResponseBase | Awaitable[HttpResponseBase]:
         if self.is_async:
             return self._acall(request)
